@@ -1,0 +1,195 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Config is every setting of the engine, flat, bound from flags once and
+// validated once by Validate.
+type Config struct {
+	Kubeconfig string
+
+	MetricsAddr string
+	HealthAddr  string
+
+	LeaderElect                 bool
+	LeaderElectionNamespace     string
+	LeaderElectionLeaseDuration time.Duration
+	LeaderElectionRenewDeadline time.Duration
+	LeaderElectionRetryPeriod   time.Duration
+	GracefulShutdownTimeout     time.Duration
+	Concurrent                  int
+	WatchNamespace              string
+	WatchLabelSelector          string
+	StoragePath                 string
+	StorageAddr                 string
+	StorageAdvAddr              string
+	ReceiverAddr                string
+	NoCrossNamespaceRefs        bool
+	NoRemoteBases               bool
+	DefaultServiceAccount       string
+	PluginCacheDir              string
+	LogLevel                    string
+	LogFormat                   string
+	ClusterConnectTimeout       time.Duration
+}
+
+// DefaultConfig returns the defaults the flags start from.
+func DefaultConfig() Config {
+	return Config{
+		MetricsAddr:                 ":8080",
+		HealthAddr:                  ":9440",
+		LeaderElectionLeaseDuration: 35 * time.Second,
+		LeaderElectionRenewDeadline: 30 * time.Second,
+		LeaderElectionRetryPeriod:   5 * time.Second,
+		GracefulShutdownTimeout:     25 * time.Second,
+		Concurrent:                  10,
+		WatchLabelSelector:          "",
+		StoragePath:                 "/data",
+		StorageAddr:                 ":9090",
+		ReceiverAddr:                ":9292",
+		PluginCacheDir:              "/tmp/weir-plugin-cache",
+		LogLevel:                    "info",
+		LogFormat:                   "json",
+		ClusterConnectTimeout:       10 * time.Second,
+	}
+}
+
+// BindFlags binds every field of c to a flag of fs, with c's current values
+// as defaults.
+func (c *Config) BindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", c.Kubeconfig, "Path to a kubeconfig; empty means in-cluster or $KUBECONFIG.")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "Address of the Prometheus /metrics endpoint; 0 disables it.")
+	fs.StringVar(&c.HealthAddr, "health-addr", c.HealthAddr, "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&c.LeaderElect, "leader-elect", c.LeaderElect, "Run only while holding the leader Lease, for more than one replica.")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", c.LeaderElectionNamespace, "Namespace of the leader Lease; empty means the engine's own namespace.")
+	fs.DurationVar(&c.LeaderElectionLeaseDuration, "leader-election-lease-duration", c.LeaderElectionLeaseDuration, "How long a standby waits before taking over the Lease.")
+	fs.DurationVar(&c.LeaderElectionRenewDeadline, "leader-election-renew-deadline", c.LeaderElectionRenewDeadline, "How long the leader keeps trying to renew before it gives up.")
+	fs.DurationVar(&c.LeaderElectionRetryPeriod, "leader-election-retry-period", c.LeaderElectionRetryPeriod, "How often leader election is tried.")
+	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
+	fs.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "Reconciles run at once per kind.")
+	fs.StringVar(&c.WatchNamespace, "watch-namespace", c.WatchNamespace, "Watch only this namespace; empty means all.")
+	fs.StringVar(&c.WatchLabelSelector, "watch-label-selector", c.WatchLabelSelector, "Reconcile only objects matching this label selector (sharding), e.g. 'sharding.fluxcd.io/key in (shard1)'.")
+	fs.StringVar(&c.StoragePath, "storage-path", c.StoragePath, "Directory where artifacts are stored.")
+	fs.StringVar(&c.StorageAddr, "storage-addr", c.StorageAddr, "Address the artifact HTTP server listens on.")
+	fs.StringVar(&c.StorageAdvAddr, "storage-adv-addr", c.StorageAdvAddr, "Address advertised in artifact URLs; empty means derived from --storage-addr.")
+	fs.StringVar(&c.ReceiverAddr, "receiver-addr", c.ReceiverAddr, "Address the webhook receiver listens on.")
+	fs.BoolVar(&c.NoCrossNamespaceRefs, "no-cross-namespace-refs", c.NoCrossNamespaceRefs, "Refuse references to objects in other namespaces.")
+	fs.BoolVar(&c.NoRemoteBases, "no-remote-bases", c.NoRemoteBases, "Refuse kustomize remote bases.")
+	fs.StringVar(&c.DefaultServiceAccount, "default-service-account", c.DefaultServiceAccount, "Service account to impersonate when a Kustomization names none.")
+	fs.StringVar(&c.PluginCacheDir, "plugin-cache-dir", c.PluginCacheDir, "Directory of the compiled Wasm module cache.")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or console.")
+	fs.DurationVar(&c.ClusterConnectTimeout, "cluster-connect-timeout", c.ClusterConnectTimeout, "How long to wait for the API server at start.")
+}
+
+// Validate checks every field and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flag, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	}
+	if c.MetricsAddr != "0" {
+		if err := checkAddr(c.MetricsAddr); err != nil {
+			bad("metrics-addr", "%v", err)
+		}
+	}
+	for flag, addr := range map[string]string{"health-addr": c.HealthAddr, "storage-addr": c.StorageAddr, "receiver-addr": c.ReceiverAddr} {
+		if err := checkAddr(addr); err != nil {
+			bad(flag, "%v", err)
+		}
+	}
+	if c.StorageAdvAddr != "" {
+		if err := checkAddr(c.StorageAdvAddr); err != nil {
+			bad("storage-adv-addr", "%v", err)
+		}
+	}
+	if c.Concurrent < 1 || c.Concurrent > 1000 {
+		bad("concurrent", "must be between 1 and 1000, got %d", c.Concurrent)
+	}
+	for flag, d := range map[string]time.Duration{
+		"leader-election-lease-duration": c.LeaderElectionLeaseDuration,
+		"leader-election-renew-deadline": c.LeaderElectionRenewDeadline,
+		"leader-election-retry-period":   c.LeaderElectionRetryPeriod,
+		"graceful-shutdown-timeout":      c.GracefulShutdownTimeout,
+		"cluster-connect-timeout":        c.ClusterConnectTimeout,
+	} {
+		if d <= 0 {
+			bad(flag, "must be positive, got %s", d)
+		}
+	}
+	if c.LeaderElectionRenewDeadline >= c.LeaderElectionLeaseDuration {
+		bad("leader-election-renew-deadline", "must be shorter than --leader-election-lease-duration")
+	}
+	for flag, ns := range map[string]string{"watch-namespace": c.WatchNamespace, "leader-election-namespace": c.LeaderElectionNamespace} {
+		if ns != "" {
+			if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
+				bad(flag, "%q is not a namespace name: %s", ns, strings.Join(msgs, "; "))
+			}
+		}
+	}
+	if c.DefaultServiceAccount != "" {
+		if msgs := validation.IsDNS1123Subdomain(c.DefaultServiceAccount); len(msgs) > 0 {
+			bad("default-service-account", "%q is not a service account name", c.DefaultServiceAccount)
+		}
+	}
+	if _, err := labels.Parse(c.WatchLabelSelector); err != nil {
+		bad("watch-label-selector", "%v", err)
+	}
+	if c.StoragePath == "" {
+		bad("storage-path", "must not be empty")
+	}
+	if c.PluginCacheDir == "" {
+		bad("plugin-cache-dir", "must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "error":
+	default:
+		bad("log-level", "must be debug, info or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		bad("log-format", "must be json or console, got %q", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// AdvertisedStorageAddr is the host:port put in artifact URLs.
+func (c *Config) AdvertisedStorageAddr() string {
+	if c.StorageAdvAddr != "" {
+		return c.StorageAdvAddr
+	}
+	host, port, err := net.SplitHostPort(c.StorageAddr)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		if err != nil {
+			port = "9090"
+		}
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		if msgs := validation.IsDNS1123Subdomain(host); len(msgs) > 0 {
+			return fmt.Errorf("%q has an invalid host", addr)
+		}
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	weirv1alpha1 "github.com/weir-gitops/weir/api/v1alpha1"
+)
+
+// Version is the engine's version, set at build time.
+var Version = "dev"
+
+// LeaderElectionID names the Lease replicas compete for.
+const LeaderElectionID = "weir-engine-leader.weir.dev"
+
+// Engine is a configured, not yet started, engine.
+type Engine struct {
+	cfg     Config
+	restCfg *rest.Config
+	log     logr.Logger
+}
+
+// ErrClusterUnreachable is returned by New when the API server does not answer.
+var ErrClusterUnreachable = errors.New("cannot reach the Kubernetes API server")
+
+// New validates cfg, loads the cluster configuration and checks that the API
+// server answers, so that a wrong kubeconfig fails at once with one line.
+func New(cfg Config, log logr.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	restCfg, err := loadRESTConfig(cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return newWithREST(cfg, restCfg, log)
+}
+
+func newWithREST(cfg Config, restCfg *rest.Config, log logr.Logger) (*Engine, error) {
+	probe := rest.CopyConfig(restCfg)
+	probe.Timeout = cfg.ClusterConnectTimeout
+	dc, err := discovery.NewDiscoveryClientForConfig(probe)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %w", ErrClusterUnreachable, restCfg.Host, err)
+	}
+	if _, err := dc.ServerVersion(); err != nil {
+		return nil, fmt.Errorf("%w at %s: %s", ErrClusterUnreachable, restCfg.Host, oneLine(err))
+	}
+	return &Engine{cfg: cfg, restCfg: restCfg, log: log}, nil
+}
+
+// Start runs the engine until ctx is done, then shuts down within the
+// graceful shutdown timeout.
+func (e *Engine) Start(ctx context.Context) error {
+	scheme, err := NewScheme()
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(e.restCfg, e.managerOptions(scheme))
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the readiness check: %w", err)
+	}
+	if err := e.setupStages(ctx, mgr); err != nil {
+		return err
+	}
+	e.log.Info("starting engine", "version", Version, "leaderElect", e.cfg.LeaderElect,
+		"watchNamespace", e.cfg.WatchNamespace, "watchLabelSelector", e.cfg.WatchLabelSelector)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running the manager: %w", err)
+	}
+	e.log.Info("engine stopped")
+	return nil
+}
+
+func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
+	cfg := e.cfg
+	lease, renew, retry := cfg.LeaderElectionLeaseDuration, cfg.LeaderElectionRenewDeadline, cfg.LeaderElectionRetryPeriod
+	shutdown := cfg.GracefulShutdownTimeout
+	opts := ctrl.Options{
+		Scheme:                        scheme,
+		Logger:                        e.log,
+		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		HealthProbeBindAddress:        cfg.HealthAddr,
+		LeaderElection:                cfg.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       cfg.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+		GracefulShutdownTimeout:       &shutdown,
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: false}},
+	}
+	byObject := map[client.Object]cache.ByObject{}
+	if cfg.WatchLabelSelector != "" {
+		sel, _ := labels.Parse(cfg.WatchLabelSelector) // validated in Config.Validate
+		for _, obj := range []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &notificationv1.Receiver{}, &weirv1alpha1.Plugin{}} {
+			byObject[obj] = cache.ByObject{Label: sel}
+		}
+	}
+	opts.Cache = cache.Options{ByObject: byObject}
+	if cfg.WatchNamespace != "" {
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{cfg.WatchNamespace: {}}
+	}
+	return opts
+}
+
+// NewScheme returns a scheme with the built-in kinds, Flux's three GA kinds
+// and the engine's own kinds.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme,
+		sourcev1.AddToScheme,
+		kustomizev1.AddToScheme,
+		notificationv1.AddToScheme,
+		weirv1alpha1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			return nil, fmt.Errorf("building the scheme: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func loadRESTConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("loading kubeconfig %s: %s", kubeconfig, oneLine(err))
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the cluster configuration: %s", oneLine(err))
+	}
+	return cfg, nil
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
