@@ -12,7 +12,6 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -23,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	weirv1alpha1 "github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/scheme"
 )
 
 // Version is the engine's version, set at build time.
@@ -70,11 +70,11 @@ func newWithREST(cfg Config, restCfg *rest.Config, log logr.Logger) (*Engine, er
 // Start runs the engine until ctx is done, then shuts down within the
 // graceful shutdown timeout.
 func (e *Engine) Start(ctx context.Context) error {
-	scheme, err := NewScheme()
+	sch, err := NewScheme()
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(e.restCfg, e.managerOptions(scheme))
+	mgr, err := ctrl.NewManager(e.restCfg, e.managerOptions(sch))
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
@@ -131,21 +131,7 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 
 // NewScheme returns a scheme with the built-in kinds, Flux's three GA kinds
 // and the engine's own kinds.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme,
-		sourcev1.AddToScheme,
-		kustomizev1.AddToScheme,
-		notificationv1.AddToScheme,
-		weirv1alpha1.AddToScheme,
-	} {
-		if err := add(s); err != nil {
-			return nil, fmt.Errorf("building the scheme: %w", err)
-		}
-	}
-	return s, nil
-}
+func NewScheme() (*runtime.Scheme, error) { return scheme.New() }
 
 func loadRESTConfig(kubeconfig string) (*rest.Config, error) {
 	if kubeconfig != "" {

@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+)
+
+// buildEngine builds cmd/engine once per test binary run.
+func buildEngine(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "engine")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/engine")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the engine: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestRunReadyAndSIGTERM starts the real binary against the test control
+// plane, waits for /readyz, sends SIGTERM and expects a clean exit 0.
+func TestRunReadyAndSIGTERM(t *testing.T) {
+	g := NewWithT(t)
+	bin := buildEngine(t)
+	health, metrics := freeAddr(t), freeAddr(t)
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "run",
+		"--kubeconfig", env.KubeconfigFile(t),
+		"--health-addr", health, "--metrics-addr", metrics,
+		"--storage-path", t.TempDir(), "--plugin-cache-dir", t.TempDir(),
+		"--leader-elect", "--leader-election-namespace", env.Namespace(t),
+	)
+	cmd.Stderr = &stderr
+	g.Expect(cmd.Start()).To(Succeed())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	g.Eventually(func() (int, error) {
+		resp, err := http.Get("http://" + health + "/readyz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}, 60*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+
+	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+	select {
+	case err := <-done:
+		g.Expect(err).NotTo(HaveOccurred(), "stderr:\n%s", stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("engine did not exit within 30s of SIGTERM; stderr:\n%s", stderr.String())
+	}
+	g.Expect(stderr.String()).To(ContainSubstring("engine stopped"))
+}
+
+// TestRunErrorsAreOneLine checks that bad invocations fail fast with one
+// clear line on stderr and a non-zero exit, never a stack trace.
+func TestRunErrorsAreOneLine(t *testing.T) {
+	bin := buildEngine(t)
+	unreachable := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://%s"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, freeAddr(t))
+	if err := os.WriteFile(unreachable, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"run", "--no-such-flag"}, "error: unknown flag: --no-such-flag"},
+		{"bad duration", []string{"run", "--graceful-shutdown-timeout", "soon"}, `invalid argument "soon" for "--graceful-shutdown-timeout"`},
+		{"invalid values", []string{"run", "--concurrent", "0", "--log-format", "xml"}, "--concurrent: must be between 1 and 1000, got 0; --log-format"},
+		{"missing kubeconfig", []string{"run", "--kubeconfig", "/does/not/exist"}, "error: loading kubeconfig /does/not/exist"},
+		{"unreachable cluster", []string{"run", "--kubeconfig", unreachable, "--cluster-connect-timeout", "2s"}, "error: cannot reach the Kubernetes API server at https://"},
+		{"unknown command", []string{"launch"}, `error: unknown command "launch"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			cmd := exec.CommandContext(ctx, bin, tt.args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("want exit code 1, got %v; stderr: %s", err, stderr.String())
+			}
+			out := strings.TrimRight(stderr.String(), "\n")
+			if strings.Contains(out, "\n") || strings.Contains(out, "goroutine ") {
+				t.Fatalf("want one line on stderr, got:\n%s", out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Fatalf("want %q in stderr, got %q", tt.want, out)
+			}
+		})
+	}
+}
