@@ -45,14 +45,18 @@ func TestInvalidObjectsRejected(t *testing.T) {
 		{
 			name:   "gitrepository bad interval",
 			sample: "source_v1_gitrepository.yaml",
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "every minute", "spec", "interval") },
-			want:   []string{"spec.interval", "should match"},
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "every minute", "spec", "interval")
+			},
+			want: []string{"spec.interval", "should match"},
 		},
 		{
 			name:   "gitrepository bad url scheme",
 			sample: "source_v1_gitrepository.yaml",
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "ftp://x/y", "spec", "url") },
-			want:   []string{"spec.url", "should match"},
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "ftp://x/y", "spec", "url")
+			},
+			want: []string{"spec.url", "should match"},
 		},
 		{
 			name:   "kustomization unknown sourceRef kind",
@@ -83,8 +87,10 @@ func TestInvalidObjectsRejected(t *testing.T) {
 		{
 			name:   "plugin url not oci",
 			sample: "weir_v1alpha1_plugin.yaml",
-			mutate: func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "https://x/y", "spec", "url") },
-			want:   []string{"spec.url", "should match '^oci://.+$'"},
+			mutate: func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "https://x/y", "spec", "url")
+			},
+			want: []string{"spec.url", "should match '^oci://.+$'"},
 		},
 		{
 			name:   "plugin without extension point",
