@@ -1,0 +1,160 @@
+package receiver
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	. "github.com/onsi/gomega"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weir-gitops/weir/engine/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
+
+func startController(t *testing.T, opts Options) {
+	env.Manager(t, func(ctx context.Context, mgr ctrl.Manager) error {
+		r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor("notification-controller"), Options: opts}
+		return r.SetupWithManager(ctx, mgr)
+	})
+}
+
+func TestReceiverReadyWithFluxPath(t *testing.T) {
+	g := NewWithT(t)
+	startController(t, Options{})
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, testenv.Secret(ns, "token", map[string]string{"token": "s3cret"}))).To(Succeed())
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GitHubReceiver, "token", "app")
+	g.Expect(env.Client.Create(ctx, rcv)).To(Succeed())
+
+	// Computed independently of the Flux API helper: sha256(token+name+namespace).
+	want := fmt.Sprintf("/hook/%x", sha256.Sum256([]byte("s3cret"+"hook"+ns)))
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
+		g.Expect(conditions.IsReady(got)).To(BeTrue())
+		g.Expect(got.Status.WebhookPath).To(Equal(want))
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(Equal("Receiver initialized for path: " + want))
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	// A reconcile request is acknowledged in status.lastHandledReconcileAt.
+	patch := client.MergeFrom(rcv.DeepCopy())
+	rcv.Annotations = map[string]string{meta.ReconcileRequestAnnotation: "now-1"}
+	g.Expect(env.Client.Patch(ctx, rcv, patch)).To(Succeed())
+	g.Eventually(func() string {
+		got := &notificationv1.Receiver{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)
+		return got.Status.LastHandledReconcileAt
+	}, 20*time.Second, 100*time.Millisecond).Should(Equal("now-1"))
+}
+
+func TestReceiverTokenNotFoundThenCreated(t *testing.T) {
+	g := NewWithT(t)
+	startController(t, Options{})
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "missing", "app")
+	g.Expect(env.Client.Create(ctx, rcv)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
+		g.Expect(conditions.IsFalse(got, meta.ReadyCondition)).To(BeTrue())
+		g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal(notificationv1.TokenNotFoundReason))
+		g.Expect(got.Status.WebhookPath).To(BeEmpty())
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	// The Secret watch picks the new token up without waiting for the interval.
+	g.Expect(env.Client.Create(ctx, testenv.Secret(ns, "missing", map[string]string{"token": "t"}))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
+		g.Expect(conditions.IsReady(got)).To(BeTrue())
+		g.Expect(got.Status.WebhookPath).To(HavePrefix("/hook/"))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+func TestReceiverEmptyTokenRefused(t *testing.T) {
+	g := NewWithT(t)
+	startController(t, Options{})
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, testenv.Secret(ns, "token", map[string]string{"token": "  "}))).To(Succeed())
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "token", "app")
+	g.Expect(env.Client.Create(ctx, rcv)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
+		g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal(notificationv1.TokenNotFoundReason))
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(ContainSubstring("missing or empty"))
+		g.Expect(got.Status.WebhookPath).To(BeEmpty())
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+func TestReceiverCrossNamespaceRefused(t *testing.T) {
+	g := NewWithT(t)
+	startController(t, Options{NoCrossNamespaceRefs: true})
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, testenv.Secret(ns, "token", map[string]string{"token": "x"}))).To(Succeed())
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "token", "app", func(r *notificationv1.Receiver) {
+		r.Spec.Resources[0].Namespace = "other"
+	})
+	g.Expect(env.Client.Create(ctx, rcv)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
+		g.Expect(conditions.IsStalled(got)).To(BeTrue())
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(ContainSubstring("cross-namespace references are not allowed"))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+func TestTriggerAnnotatesTargets(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	for _, name := range []string{"a", "b", "c"} {
+		repo := testenv.GitRepository(ns, name, "https://example.com/repo.git")
+		if name != "c" {
+			repo.Labels = map[string]string{"team": "x"}
+		}
+		g.Expect(env.Client.Create(ctx, repo)).To(Succeed())
+	}
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "token", "*", func(r *notificationv1.Receiver) {
+		r.Spec.Resources[0].MatchLabels = map[string]string{"team": "x"}
+	})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	n, err := Trigger(ctx, env.Client, rcv, false, now)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(n).To(Equal(2))
+	for name, want := range map[string]bool{"a": true, "b": true, "c": false} {
+		got := &sourcev1.GitRepository{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, got)).To(Succeed())
+		v, ok := got.Annotations[meta.ReconcileRequestAnnotation]
+		g.Expect(ok).To(Equal(want), name)
+		if want {
+			g.Expect(v).To(Equal(now.Format(time.RFC3339Nano)))
+		}
+	}
+
+	// A missing target is an error that names it; a cross-namespace one is refused.
+	missing := testenv.Receiver(ns, "hook2", notificationv1.GenericReceiver, "token", "nope")
+	_, err = Trigger(ctx, env.Client, missing, false, now)
+	g.Expect(err).To(MatchError(ContainSubstring("annotating GitRepository " + ns + "/nope")))
+	cross := testenv.Receiver(ns, "hook3", notificationv1.GenericReceiver, "token", "a", func(r *notificationv1.Receiver) {
+		r.Spec.Resources[0].Namespace = "elsewhere"
+	})
+	_, err = Trigger(ctx, env.Client, cross, true, now)
+	g.Expect(err).To(MatchError(ContainSubstring("cross-namespace reference")))
+}

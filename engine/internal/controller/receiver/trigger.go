@@ -1,0 +1,108 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// defaultAPIVersions are used when a resource reference names no apiVersion.
+var defaultAPIVersions = map[string]string{
+	"GitRepository":   "source.toolkit.fluxcd.io/v1",
+	"OCIRepository":   "source.toolkit.fluxcd.io/v1",
+	"Bucket":          "source.toolkit.fluxcd.io/v1",
+	"HelmRepository":  "source.toolkit.fluxcd.io/v1",
+	"HelmChart":       "source.toolkit.fluxcd.io/v1",
+	"Kustomization":   "kustomize.toolkit.fluxcd.io/v1",
+	"HelmRelease":     "helm.toolkit.fluxcd.io/v2",
+	"ImageRepository": "image.toolkit.fluxcd.io/v1",
+	"Plugin":          "weir.dev/v1alpha1",
+}
+
+// Trigger requests a reconcile of every resource the Receiver names, by a
+// merge patch of the reconcile.fluxcd.io/requestedAt annotation. It returns
+// how many objects were annotated.
+func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver, noCrossNamespaceRefs bool, now time.Time) (int, error) {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		meta.ReconcileRequestAnnotation: now.Format(time.RFC3339Nano),
+	}}})
+	if err != nil {
+		return 0, fmt.Errorf("encoding the trigger patch: %w", err)
+	}
+	var errs []error
+	n := 0
+	for _, res := range rcv.Spec.Resources {
+		ns := res.Namespace
+		if ns == "" {
+			ns = rcv.Namespace
+		}
+		if noCrossNamespaceRefs && ns != rcv.Namespace {
+			errs = append(errs, fmt.Errorf("cross-namespace reference to %s %s/%s refused", res.Kind, ns, res.Name))
+			continue
+		}
+		gvk, err := resourceGVK(res.APIVersion, res.Kind)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		targets, err := resolve(ctx, c, gvk, ns, res.Name, res.MatchLabels)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, t := range targets {
+			if err := c.Patch(ctx, t, client.RawPatch(types.MergePatchType, patch)); err != nil {
+				errs = append(errs, fmt.Errorf("annotating %s %s/%s: %w", res.Kind, t.Namespace, t.Name, err))
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func resourceGVK(apiVersion, kind string) (schema.GroupVersionKind, error) {
+	if apiVersion == "" {
+		apiVersion = defaultAPIVersions[kind]
+	}
+	if apiVersion == "" {
+		return schema.GroupVersionKind{}, fmt.Errorf("resource kind %q needs an apiVersion", kind)
+	}
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("resource apiVersion %q: %w", apiVersion, err)
+	}
+	return gv.WithKind(kind), nil
+}
+
+func resolve(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, ns, name string, matchLabels map[string]string) ([]*metav1.PartialObjectMetadata, error) {
+	if name != "*" {
+		o := &metav1.PartialObjectMetadata{}
+		o.SetGroupVersionKind(gvk)
+		o.SetNamespace(ns)
+		o.SetName(name)
+		return []*metav1.PartialObjectMetadata{o}, nil
+	}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := c.List(ctx, list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: labels.SelectorFromSet(matchLabels)}); err != nil {
+		return nil, fmt.Errorf("listing %s in %s: %w", gvk.Kind, ns, err)
+	}
+	out := make([]*metav1.PartialObjectMetadata, 0, len(list.Items))
+	for i := range list.Items {
+		o := &list.Items[i]
+		o.SetGroupVersionKind(gvk)
+		out = append(out, o)
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/runtime/patch"
+	corev1 "k8s.io/api/core/v1"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Object is a kind the engine reconciles: a client.Object with conditions.
+type Object interface {
+	conditions.Setter
+}
+
+// Error is a step's failure and the Ready reason it is reported with.
+type Error struct {
+	Reason string
+	Err    error
+	// Stalled failures need a spec or Secret change; they are not retried
+	// until the object changes.
+	Stalled bool
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retry wraps err as a failure that is retried with backoff.
+func Retry(reason string, err error) error { return &Error{Reason: reason, Err: err} }
+
+// Stall wraps err as a failure that waits for the object to change.
+func Stall(reason string, err error) error { return &Error{Reason: reason, Err: err, Stalled: true} }
+
+// Step is one ordered piece of a reconcile. It may set conditions of its
+// own on obj; Ready is summarized by Run.
+type Step[T Object] func(ctx context.Context, obj T) error
+
+// Outcome describes a successful reconcile for the Ready condition.
+type Outcome struct {
+	Reason  string
+	Message string
+	// RequeueAfter schedules the next reconcile; zero means only on change.
+	RequeueAfter time.Duration
+}
+
+// Runner runs steps for one kind.
+type Runner[T Object] struct {
+	Client     client.Client
+	Recorder   record.EventRecorder
+	FieldOwner string
+	// Owned lists the conditions this kind's reconciler owns; others are
+	// left as the API server has them.
+	Owned []string
+	// Handled records a handled reconcile request (requestedAt) on obj.
+	Handled func(obj T, value string)
+}
+
+// Run executes steps in order and patches the status once. done computes
+// the Ready outcome after every step succeeded.
+func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T) Outcome) (result ctrl.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx)
+	patcher := patch.NewSerialPatcher(obj, r.Client)
+	wasReady := conditions.IsReady(obj)
+	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok && r.Handled != nil {
+		r.Handled(obj, v)
+	}
+	conditions.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
+	defer func() {
+		owned := append([]string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}, r.Owned...)
+		if err := patcher.Patch(ctx, obj,
+			patch.WithOwnedConditions{Conditions: owned},
+			patch.WithFieldOwner(r.FieldOwner),
+			patch.WithStatusObservedGeneration{},
+		); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))})
+		}
+	}()
+
+	for _, step := range steps {
+		if err := step(ctx, obj); err != nil {
+			var se *Error
+			if !errors.As(err, &se) {
+				se = &Error{Reason: meta.ReconciliationFailedReason, Err: err}
+			}
+			conditions.MarkFalse(obj, meta.ReadyCondition, se.Reason, "%s", se.Err.Error())
+			r.event(obj, corev1.EventTypeWarning, se.Reason, se.Err.Error())
+			if se.Stalled {
+				conditions.MarkStalled(obj, se.Reason, "%s", se.Err.Error())
+				conditions.Delete(obj, meta.ReconcilingCondition)
+				log.Info("reconciliation stalled", "reason", se.Reason, "error", se.Err.Error())
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, se
+		}
+	}
+	out := done(obj)
+	conditions.MarkTrue(obj, meta.ReadyCondition, out.Reason, "%s", out.Message)
+	conditions.Delete(obj, meta.ReconcilingCondition)
+	conditions.Delete(obj, meta.StalledCondition)
+	if !wasReady {
+		r.event(obj, corev1.EventTypeNormal, out.Reason, out.Message)
+	}
+	return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
+}
+
+func (r *Runner[T]) event(obj T, typ, reason, msg string) {
+	if r.Recorder != nil {
+		r.Recorder.Event(obj, typ, reason, msg)
+	}
+}
