@@ -15,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
 
 // buildEngine builds cmd/engine once per test binary run.
@@ -71,6 +75,18 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	resp.Body.Close()
 	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+
+	// The binary wires the stages: a Receiver becomes Ready.
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, testenv.Secret(ns, "token", map[string]string{"token": "t0k3n"}))).To(Succeed())
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "token", "app")
+	g.Expect(env.Client.Create(ctx, rcv)).To(Succeed())
+	g.Eventually(func() string {
+		got := &notificationv1.Receiver{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)
+		return got.Status.WebhookPath
+	}, 30*time.Second, 200*time.Millisecond).Should(HavePrefix("/hook/"))
 
 	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 	select {
