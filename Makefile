@@ -89,7 +89,7 @@ test: tools ## Run every test: unit, envtest (real kube-apiserver + etcd), plugi
 
 .PHONY: bench
 bench: tools ## Run the benchmarks and write docs/benchmarks.md.
-	go test -run '^$$' -bench . -benchmem ./engine/... | tee $(BIN)/bench.txt
+	bash hack/bench.sh
 
 .PHONY: plugins
 plugins: ## Build the example plugins into bin/plugins/*.wasm.
