@@ -1,0 +1,103 @@
+package plugin
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+)
+
+// instance is one instantiated module. It is used by one call at a time.
+type instance struct {
+	mod            api.Module
+	alloc, free    api.Function
+	exports        map[string]api.Function
+	stdout, stderr *boundedBuffer
+}
+
+func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (*instance, error) {
+	inst := &instance{stdout: newBoundedBuffer(maxLog), stderr: newBoundedBuffer(maxLog)}
+	// No FS, env, args or sockets: only stdout/stderr (captured), clocks and
+	// randomness, which the Go runtime needs.
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(abi.ExportInitialize).
+		WithStdout(inst.stdout).
+		WithStderr(inst.stderr).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader)
+	mod, err := r.InstantiateModule(ctx, m.compiled, cfg)
+	if err != nil {
+		text, _ := inst.stderr.take()
+		return nil, fmt.Errorf("instantiate %s: %w (stderr: %s)", m.digest, err, tail(text, 512))
+	}
+	inst.mod = mod
+	inst.alloc = mod.ExportedFunction(abi.ExportAlloc)
+	inst.free = mod.ExportedFunction(abi.ExportFree)
+	inst.exports = map[string]api.Function{}
+	for _, c := range m.meta.Capabilities {
+		inst.exports[c.Export()] = mod.ExportedFunction(c.Export())
+	}
+	return inst, nil
+}
+
+func (i *instance) close(ctx context.Context) { _ = i.mod.Close(ctx) }
+
+// run copies in into the guest, calls export and copies the output out.
+// Any error other than ErrGuest leaves the instance unusable.
+func (i *instance) run(ctx context.Context, export string, in []byte, maxOut int) ([]byte, *CallError) {
+	fn := i.exports[export]
+	if fn == nil {
+		return nil, &CallError{Kind: ErrUnsupported}
+	}
+	res, err := i.alloc.Call(ctx, uint64(len(in)))
+	if err != nil {
+		return nil, classify(ctx, fmt.Errorf("alloc: %w", err))
+	}
+	ptr := uint32(res[0])
+	if ptr == 0 || !i.mod.Memory().Write(ptr, in) {
+		return nil, &CallError{Kind: ErrTrap, Err: fmt.Errorf("alloc returned an unusable buffer (%d bytes at %#x)", len(in), ptr)}
+	}
+	res, err = fn.Call(ctx, uint64(ptr), uint64(len(in)))
+	if err != nil {
+		return nil, classify(ctx, fmt.Errorf("%s: %w", export, err))
+	}
+	outPtr, n, code := abi.Unpack(res[0])
+	if code != abi.CodeOK {
+		return nil, &CallError{Kind: ErrGuest, Code: code}
+	}
+	if int(n) > maxOut {
+		return nil, &CallError{Kind: ErrOutputTooLarge, Err: fmt.Errorf("%d bytes, limit %d", n, maxOut)}
+	}
+	view, ok := i.mod.Memory().Read(outPtr, n)
+	if !ok {
+		return nil, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("output %d bytes at %#x is out of bounds", n, outPtr)}
+	}
+	out := append([]byte(nil), view...)
+	if _, err := i.free.Call(ctx, uint64(outPtr)); err != nil {
+		return nil, classify(ctx, fmt.Errorf("free: %w", err))
+	}
+	return out, nil
+}
+
+// classify maps a wazero call error to a CallError kind.
+func classify(ctx context.Context, err error) *CallError {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded, sys.ExitCodeContextCanceled:
+			return &CallError{Kind: ErrTimeout, Err: err}
+		}
+	}
+	if ctx.Err() != nil {
+		return &CallError{Kind: ErrTimeout, Err: err}
+	}
+	return &CallError{Kind: ErrTrap, Err: err}
+}

@@ -1,0 +1,3 @@
+module github.com/weir-gitops/weir/plugins/sdk
+
+go 1.26
