@@ -30,6 +30,12 @@ func BenchmarkTransform(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+			inst, err := p.pool.get(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(inst.mod.Memory().Size())/(1<<20), "MiB/instance")
+			p.pool.put(inst)
 		})
 	}
 }

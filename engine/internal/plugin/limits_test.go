@@ -156,3 +156,49 @@ func TestHammer(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestCloseDuringCalls closes a Plugin while calls are in flight: every call
+// either succeeds or fails with ErrClosed, and no instance outlives it.
+func TestCloseDuringCalls(t *testing.T) {
+	h := newTestHost(t, Options{})
+	p := load(t, h, "add-labels", Spec{Config: map[string]any{"k": "v"}, Limits: Limits{MaxInstances: 2}})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				_, err := p.Transform(context.Background(), &abi.ResourceList{Items: items(2)})
+				if err != nil && !errors.Is(err, ErrClosed) {
+					errs <- err
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	p.pool.close(context.Background())
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := testutil.ToFloat64(h.metrics.instances.WithLabelValues("test/add-labels")); n != 0 {
+		t.Errorf("live instances after close = %v", n)
+	}
+}
+
+// TestSandbox checks that a guest sees no environment, arguments or files.
+func TestSandbox(t *testing.T) {
+	t.Setenv("WEIR_SECRET", "x")
+	h := newTestHost(t, Options{})
+	p := load(t, h, "fixture", Spec{})
+	out, err := p.Transform(context.Background(), fixtureList(map[string]any{"mode": "probe"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.Items[len(out.Items)-1]
+	if got["env"] != 0.0 || got["args"] != 0.0 || got["fileErr"] != true || got["dirErr"] != true {
+		t.Fatalf("guest saw: %v", got)
+	}
+}

@@ -185,6 +185,10 @@ func (p *Plugin) call(ctx context.Context, c abi.Capability, msg any) ([]byte, e
 	if len(in) > p.limits.MaxInputBytes {
 		return nil, p.fail(c, &CallError{Kind: ErrInputTooLarge})
 	}
+	// The timeout covers waiting for an instance and instantiating it too,
+	// so a guest whose initialization never returns is stopped as well.
+	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
+	defer cancel()
 	inst, err := p.pool.get(ctx)
 	if err != nil {
 		kind := ErrTrap
@@ -195,8 +199,6 @@ func (p *Plugin) call(ctx context.Context, c abi.Capability, msg any) ([]byte, e
 		}
 		return nil, p.fail(c, &CallError{Kind: kind, Err: fmt.Errorf("get instance: %w", err)})
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
-	defer cancel()
 	st := &callState{log: p.log, client: p.host.client, allowed: p.spec.AllowedHosts,
 		headers: p.spec.HTTPHeaders, maxBody: p.limits.MaxOutputBytes}
 	out, cerr := inst.run(withCallState(ctx, st), c.Export(), in, p.limits.MaxOutputBytes)
