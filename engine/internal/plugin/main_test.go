@@ -69,8 +69,14 @@ func buildModules(dir string) error {
 			return err
 		}
 		rawModules[s.name] = wasm
-		modules[s.name] = withMetadata(wasm, abi.Metadata{ABIVersion: abi.Version, Name: s.name,
-			Version: "0.0.1", Capabilities: s.caps})
+		meta := abi.Metadata{ABIVersion: abi.Version, Name: s.name, Version: "0.0.1", Capabilities: s.caps}
+		if b, err := os.ReadFile(filepath.Join(s.dir, "plugin.json")); err == nil {
+			// The example's own metadata, as its README embeds it.
+			if err := json.Unmarshal(b, &meta); err != nil {
+				return fmt.Errorf("%s/plugin.json: %w", s.name, err)
+			}
+		}
+		modules[s.name] = withMetadata(wasm, meta)
 	}
 	return nil
 }

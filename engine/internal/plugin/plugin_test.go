@@ -22,7 +22,7 @@ import (
 func TestTransformAddLabels(t *testing.T) {
 	h := newTestHost(t, Options{})
 	p := load(t, h, "add-labels", Spec{Config: map[string]any{"team": "payments", "env": "prod"}})
-	if m := p.Metadata(); m.Name != "add-labels" || m.ABIVersion != abi.Version {
+	if m := p.Metadata(); m.Name != "add-labels" || m.ABIVersion != abi.Version || len(m.ConfigSchema) == 0 {
 		t.Fatalf("metadata: %+v", m)
 	}
 	out, err := p.Transform(context.Background(), &abi.ResourceList{Items: items(3)})
