@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
 // BenchmarkTransform measures one add-labels call over 10 ConfigMaps through

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
 // DecodeResourceList decodes and checks a transform output.

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
 // FuzzDecodeOutput feeds arbitrary guest output to the decoders: they must

@@ -15,7 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
 // Options configure a Host.

@@ -15,7 +15,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
 const maxLogLine = 4 << 10

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/weir-gitops/weir/engine/internal/plugin/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
 func TestTimeoutStopsRunawayGuest(t *testing.T) {
