@@ -1,0 +1,267 @@
+package gitrepository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/weir-gitops/weir/engine/internal/reconcile"
+)
+
+// FieldOwner is the field manager of status patches, as Flux names it.
+const FieldOwner = "source-controller"
+
+// Options configure the GitRepository controller.
+type Options struct {
+	Concurrent int
+	// ArtifactRetention is how many artifacts of each object are kept.
+	ArtifactRetention int
+	// JitterPercent spreads requeues of objects with the same interval.
+	JitterPercent int
+	// TempDir is where checkouts are made; empty means os.TempDir.
+	TempDir string
+}
+
+// Reconciler reconciles GitRepositories.
+type Reconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Fetcher  Fetcher
+	Storage  Storage
+	Options
+	runner *reconcile.Runner[*sourcev1.GitRepository]
+}
+
+// SetupWithManager registers the controller.
+func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
+	r.runner = &reconcile.Runner[*sourcev1.GitRepository]{
+		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
+		Owned: []string{sourcev1.ArtifactInStorageCondition, sourcev1.FetchFailedCondition,
+			sourcev1.StorageOperationFailedCondition, sourcev1.ArtifactOutdatedCondition},
+		Handled: func(o *sourcev1.GitRepository, v string) { o.Status.LastHandledReconcileAt = v },
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).
+		Complete(r)
+}
+
+// Reconcile brings one GitRepository's artifact up to date.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := &sourcev1.GitRepository{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, obj)
+	}
+	if !controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
+		patch := client.MergeFrom(obj.DeepCopy())
+		controllerutil.AddFinalizer(obj, sourcev1.SourceFinalizer)
+		if err := r.Patch(ctx, obj, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if obj.Spec.Suspend {
+		return ctrl.Result{}, nil
+	}
+	timeout := time.Minute
+	if obj.Spec.Timeout != nil {
+		timeout = obj.Spec.Timeout.Duration
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var s state
+	defer func() {
+		if s.dir != "" {
+			_ = os.RemoveAll(s.dir)
+		}
+	}()
+	steps := []reconcile.Step[*sourcev1.GitRepository]{
+		r.validate,
+		func(_ context.Context, o *sourcev1.GitRepository) error { return r.fetch(stepCtx, o, &s) },
+		func(_ context.Context, o *sourcev1.GitRepository) error { return r.store(stepCtx, o, &s) },
+	}
+	return r.runner.Run(ctx, obj, steps, func(o *sourcev1.GitRepository) reconcile.Outcome {
+		msg := fmt.Sprintf("stored artifact for revision '%s'", o.Status.Artifact.Revision)
+		conditions.MarkTrue(o, sourcev1.ArtifactInStorageCondition, meta.SucceededReason, "%s", msg)
+		return reconcile.Outcome{Reason: meta.SucceededReason, Message: msg, RequeueAfter: r.jitter(o.Spec.Interval.Duration)}
+	})
+}
+
+// state carries what one reconcile found from step to step.
+type state struct {
+	dir      string
+	revision string
+	upToDate bool
+}
+
+func (r *Reconciler) validate(_ context.Context, o *sourcev1.GitRepository) error {
+	if _, err := url.Parse(o.Spec.URL); err != nil {
+		return reconcile.Stall(sourcev1.URLInvalidReason, fmt.Errorf("invalid url: %w", err))
+	}
+	if o.Spec.Verification != nil {
+		return reconcile.Stall("VerificationNotSupported", errors.New("spec.verify is not supported yet: refusing to serve an unverified artifact"))
+	}
+	if len(o.Spec.Include) > 0 {
+		return reconcile.Stall("IncludeNotSupported", errors.New("spec.include is not supported yet"))
+	}
+	return nil
+}
+
+func (r *Reconciler) fetch(ctx context.Context, o *sourcev1.GitRepository, s *state) error {
+	req, err := r.fetchRequest(ctx, o)
+	if err != nil {
+		return failFetch(o, sourcev1.AuthenticationFailedReason, err)
+	}
+	latest, err := r.Fetcher.Latest(ctx, req)
+	if err != nil {
+		return failFetch(o, sourcev1.GitOperationFailedReason, fmt.Errorf("failed to resolve the reference: %w", err))
+	}
+	if latest != "" && r.artifactCurrent(o, latest) {
+		s.revision, s.upToDate = latest, true
+		conditions.Delete(o, sourcev1.FetchFailedCondition)
+		return nil
+	}
+	dir, err := os.MkdirTemp(r.TempDir, "gitrepository-")
+	if err != nil {
+		return reconcile.Retry(sourcev1.DirCreationFailedReason, fmt.Errorf("creating a checkout directory: %w", err))
+	}
+	s.dir = dir
+	rev, err := r.Fetcher.Checkout(ctx, dir, req)
+	if err != nil {
+		return failFetch(o, sourcev1.GitOperationFailedReason, fmt.Errorf("failed to checkout and determine revision: %w", err))
+	}
+	s.revision = rev
+	conditions.Delete(o, sourcev1.FetchFailedCondition)
+	return nil
+}
+
+func (r *Reconciler) store(ctx context.Context, o *sourcev1.GitRepository, s *state) error {
+	if s.upToDate {
+		return nil
+	}
+	ignore := ""
+	if o.Spec.Ignore != nil {
+		ignore = *o.Spec.Ignore
+	}
+	a, err := r.Storage.Archive(ctx, sourcev1.GitRepositoryKind, o.Namespace, o.Name, s.dir, ignore, s.revision)
+	if err != nil {
+		conditions.MarkTrue(o, sourcev1.StorageOperationFailedCondition, sourcev1.ArchiveOperationFailedReason, "%s", err.Error())
+		return reconcile.Retry(sourcev1.ArchiveOperationFailedReason, fmt.Errorf("archiving the checkout: %w", err))
+	}
+	changed := o.Status.Artifact == nil || o.Status.Artifact.Digest != a.Digest || o.Status.Artifact.Revision != a.Revision
+	o.Status.Artifact = a
+	o.Status.ObservedIgnore = o.Spec.Ignore
+	o.Status.ObservedRecurseSubmodules = o.Spec.RecurseSubmodules
+	o.Status.ObservedSparseCheckout = o.Spec.SparseCheckout
+	conditions.Delete(o, sourcev1.StorageOperationFailedCondition)
+	conditions.Delete(o, sourcev1.ArtifactOutdatedCondition)
+	if err := r.Storage.GC(sourcev1.GitRepositoryKind, o.Namespace, o.Name, max(r.ArtifactRetention, 1)); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "garbage collecting artifacts")
+	}
+	if changed && r.Recorder != nil {
+		r.Recorder.AnnotatedEventf(o, map[string]string{"source.toolkit.fluxcd.io/revision": a.Revision},
+			corev1.EventTypeNormal, "NewArtifact", "stored artifact for revision '%s'", a.Revision)
+	}
+	return nil
+}
+
+// artifactCurrent reports whether the stored artifact already is latest
+// with the same ignore rules and checkout options.
+func (r *Reconciler) artifactCurrent(o *sourcev1.GitRepository, latest string) bool {
+	a := o.Status.Artifact
+	if a == nil || a.Revision != latest || !r.Storage.Has(a) {
+		return false
+	}
+	return ptrEqual(o.Spec.Ignore, o.Status.ObservedIgnore) &&
+		o.Spec.RecurseSubmodules == o.Status.ObservedRecurseSubmodules &&
+		slices.Equal(o.Spec.SparseCheckout, o.Status.ObservedSparseCheckout)
+}
+
+func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository) (FetchRequest, error) {
+	req := FetchRequest{URL: o.Spec.URL, Reference: o.Spec.Reference,
+		RecurseSubmodules: o.Spec.RecurseSubmodules, SparseCheckout: o.Spec.SparseCheckout}
+	if o.Spec.SecretRef != nil {
+		data, err := r.secretData(ctx, o.Namespace, o.Spec.SecretRef.Name)
+		if err != nil {
+			return req, err
+		}
+		req.Auth = data
+	}
+	if o.Spec.ProxySecretRef != nil {
+		data, err := r.secretData(ctx, o.Namespace, o.Spec.ProxySecretRef.Name)
+		if err != nil {
+			return req, err
+		}
+		u, err := url.Parse(string(data["address"]))
+		if err != nil || u.Host == "" {
+			return req, fmt.Errorf("invalid proxy secret '%s/%s': 'address' is not a URL", o.Namespace, o.Spec.ProxySecretRef.Name)
+		}
+		if user := string(data["username"]); user != "" {
+			u.User = url.UserPassword(user, string(data["password"]))
+		}
+		req.ProxyURL = u.String()
+	}
+	return req, nil
+}
+
+func (r *Reconciler) secretData(ctx context.Context, ns, name string) (map[string][]byte, error) {
+	var s corev1.Secret
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &s); err != nil {
+		return nil, fmt.Errorf("failed to get secret '%s/%s': %w", ns, name, err)
+	}
+	return s.Data, nil
+}
+
+func (r *Reconciler) finalize(ctx context.Context, o *sourcev1.GitRepository) (ctrl.Result, error) {
+	if err := r.Storage.Remove(sourcev1.GitRepositoryKind, o.Namespace, o.Name); err != nil {
+		return ctrl.Result{}, fmt.Errorf("removing artifacts: %w", err)
+	}
+	if controllerutil.ContainsFinalizer(o, sourcev1.SourceFinalizer) {
+		patch := client.MergeFrom(o.DeepCopy())
+		controllerutil.RemoveFinalizer(o, sourcev1.SourceFinalizer)
+		return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, o, patch))
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) jitter(interval time.Duration) time.Duration {
+	if r.JitterPercent <= 0 || interval <= 0 {
+		return interval
+	}
+	spread := int64(interval) * int64(r.JitterPercent) / 100
+	return interval + time.Duration(rand.Int64N(2*spread+1)-spread)
+}
+
+func failFetch(o *sourcev1.GitRepository, reason string, err error) error {
+	conditions.MarkTrue(o, sourcev1.FetchFailedCondition, reason, "%s", err.Error())
+	return reconcile.Retry(reason, err)
+}
+
+func ptrEqual(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}

@@ -1,0 +1,279 @@
+package gitrepository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-git/go-git/v5/storage/memory"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// GoGit is the Fetcher over go-git: shallow clones for branches, tags and
+// semver ranges, one ls-remote to resolve a reference without cloning.
+type GoGit struct{}
+
+var _ Fetcher = GoGit{}
+
+type resolved struct {
+	ref   plumbing.ReferenceName // what to clone; empty for a bare commit
+	label string                 // the revision's name part
+	hash  string                 // known commit, if any
+}
+
+// Latest resolves the reference with one ls-remote round trip.
+func (GoGit) Latest(ctx context.Context, req FetchRequest) (string, error) {
+	ref := req.Reference
+	if ref != nil && ref.Commit != "" {
+		return "", nil // a commit is its own revision, but needs the clone to be verified
+	}
+	refs, err := list(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	r, err := resolve(ref, refs)
+	if err != nil {
+		return "", err
+	}
+	return r.label + "@sha1:" + r.hash, nil
+}
+
+// Checkout clones the reference into dir and returns its revision.
+func (GoGit) Checkout(ctx context.Context, dir string, req FetchRequest) (string, error) {
+	ref := req.Reference
+	auth, err := authMethod(req)
+	if err != nil {
+		return "", err
+	}
+	clone := &git.CloneOptions{URL: req.URL, Auth: auth, Tags: git.NoTags,
+		CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
+		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, RecurseSubmodules: git.NoRecurseSubmodules}
+	if req.RecurseSubmodules {
+		clone.RecurseSubmodules = git.DefaultSubmoduleRecursionDepth
+	}
+	var label string
+	if ref != nil && ref.Commit != "" {
+		if ref.Branch != "" {
+			clone.ReferenceName, clone.SingleBranch, label = plumbing.NewBranchReferenceName(ref.Branch), true, ref.Branch
+		}
+		repo, err := git.PlainCloneContext(ctx, dir, false, clone)
+		if err != nil {
+			return "", fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
+		}
+		wt, err := repo.Worktree()
+		if err != nil {
+			return "", fmt.Errorf("opening the worktree: %w", err)
+		}
+		h := plumbing.NewHash(ref.Commit)
+		if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true}); err != nil {
+			return "", fmt.Errorf("unable to checkout commit '%s': %w", ref.Commit, err)
+		}
+		if label == "" {
+			return "sha1:" + h.String(), nil
+		}
+		return label + "@sha1:" + h.String(), nil
+	}
+	refs, err := list(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	r, err := resolve(ref, refs)
+	if err != nil {
+		return "", err
+	}
+	clone.ReferenceName, clone.SingleBranch, clone.Depth = r.ref, true, 1
+	repo, err := git.PlainCloneContext(ctx, dir, false, clone)
+	if err != nil {
+		return "", fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return "", fmt.Errorf("reading HEAD: %w", err)
+	}
+	return r.label + "@sha1:" + head.Hash().String(), nil
+}
+
+func list(ctx context.Context, req FetchRequest) ([]*plumbing.Reference, error) {
+	auth, err := authMethod(req)
+	if err != nil {
+		return nil, err
+	}
+	remote := git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{req.URL}})
+	opts := &git.ListOptions{Auth: auth, CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
+		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, PeelingOption: git.AppendPeeled}
+	refs, err := remote.ListContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("unable to list references of '%s': %w", redact(req.URL), err)
+	}
+	return refs, nil
+}
+
+// resolve applies Flux's precedence: name, tag, semver, branch (default
+// master). Commits are handled by the callers.
+func resolve(ref *sourcev1.GitRepositoryRef, refs []*plumbing.Reference) (resolved, error) {
+	byName := make(map[plumbing.ReferenceName]string, len(refs))
+	for _, r := range refs {
+		if r.Type() == plumbing.HashReference {
+			byName[r.Name()] = r.Hash().String()
+		}
+	}
+	// Peeled tags ("^{}") point at the commit of an annotated tag.
+	lookup := func(n plumbing.ReferenceName) (string, bool) {
+		if h, ok := byName[n+"^{}"]; ok {
+			return h, true
+		}
+		h, ok := byName[n]
+		return h, ok
+	}
+	switch {
+	case ref != nil && ref.Name != "":
+		n := plumbing.ReferenceName(ref.Name)
+		h, ok := lookup(n)
+		if !ok {
+			return resolved{}, fmt.Errorf("reference '%s' not found", ref.Name)
+		}
+		return resolved{ref: n, label: ref.Name, hash: h}, nil
+	case ref != nil && ref.Tag != "":
+		n := plumbing.NewTagReferenceName(ref.Tag)
+		h, ok := lookup(n)
+		if !ok {
+			return resolved{}, fmt.Errorf("tag '%s' not found", ref.Tag)
+		}
+		return resolved{ref: n, label: ref.Tag, hash: h}, nil
+	case ref != nil && ref.SemVer != "":
+		return resolveSemver(ref.SemVer, byName, lookup)
+	default:
+		branch := "master"
+		if ref != nil && ref.Branch != "" {
+			branch = ref.Branch
+		}
+		n := plumbing.NewBranchReferenceName(branch)
+		h, ok := byName[n]
+		if !ok {
+			return resolved{}, fmt.Errorf("couldn't find remote ref '%s'", n)
+		}
+		return resolved{ref: n, label: branch, hash: h}, nil
+	}
+}
+
+func resolveSemver(rng string, byName map[plumbing.ReferenceName]string, lookup func(plumbing.ReferenceName) (string, bool)) (resolved, error) {
+	c, err := semver.NewConstraint(rng)
+	if err != nil {
+		return resolved{}, fmt.Errorf("semver parse error: %w", err)
+	}
+	type cand struct {
+		v   *semver.Version
+		tag string
+	}
+	var cands []cand
+	for n := range byName {
+		if !n.IsTag() || strings.HasSuffix(string(n), "^{}") {
+			continue
+		}
+		tag := n.Short()
+		v, err := semver.NewVersion(tag)
+		if err != nil || !c.Check(v) {
+			continue
+		}
+		cands = append(cands, cand{v, tag})
+	}
+	if len(cands) == 0 {
+		return resolved{}, fmt.Errorf("no match found for semver: %s", rng)
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].v.Equal(cands[j].v) {
+			return cands[i].tag < cands[j].tag
+		}
+		return cands[i].v.LessThan(cands[j].v)
+	})
+	best := cands[len(cands)-1]
+	n := plumbing.NewTagReferenceName(best.tag)
+	h, _ := lookup(n)
+	return resolved{ref: n, label: best.tag, hash: h}, nil
+}
+
+// authMethod maps a Secret's data, with Flux's key names, to go-git auth.
+func authMethod(req FetchRequest) (transport.AuthMethod, error) {
+	d := req.Auth
+	if len(d) == 0 {
+		return nil, nil
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid url: %w", err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if tok := d["bearerToken"]; len(tok) > 0 {
+			return &githttp.TokenAuth{Token: string(tok)}, nil
+		}
+		if user, pass := d["username"], d["password"]; len(user) > 0 || len(pass) > 0 {
+			return &githttp.BasicAuth{Username: string(user), Password: string(pass)}, nil
+		}
+		return nil, nil
+	case "ssh":
+		user := u.User.Username()
+		if user == "" {
+			user = "git"
+		}
+		if len(d["identity"]) == 0 {
+			return nil, errors.New("invalid secret: 'identity' is required for ssh")
+		}
+		keys, err := gitssh.NewPublicKeys(user, d["identity"], string(d["password"]))
+		if err != nil {
+			return nil, fmt.Errorf("invalid 'identity': %w", err)
+		}
+		cb, err := hostKeyCallback(d["known_hosts"])
+		if err != nil {
+			return nil, err
+		}
+		keys.HostKeyCallback = cb
+		return keys, nil
+	default:
+		return nil, fmt.Errorf("unsupported url scheme %q", u.Scheme)
+	}
+}
+
+func hostKeyCallback(knownHosts []byte) (ssh.HostKeyCallback, error) {
+	if len(knownHosts) == 0 {
+		return nil, errors.New("invalid secret: 'known_hosts' is required for ssh")
+	}
+	f, err := os.CreateTemp("", "known_hosts-")
+	if err != nil {
+		return nil, fmt.Errorf("writing known_hosts: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(knownHosts); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing known_hosts: %w", err)
+	}
+	f.Close()
+	cb, err := knownhosts.New(f.Name())
+	if err != nil {
+		return nil, fmt.Errorf("invalid 'known_hosts': %w", err)
+	}
+	return cb, nil
+}
+
+// redact drops credentials from a URL for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<invalid url>"
+	}
+	u.User = nil
+	return u.String()
+}
