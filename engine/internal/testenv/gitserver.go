@@ -105,4 +105,3 @@ func git(t testing.TB, dir string, args ...string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
-
