@@ -16,6 +16,7 @@ import (
 	"time"
 
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -48,12 +49,12 @@ func freeAddr(t *testing.T) string {
 func TestRunReadyAndSIGTERM(t *testing.T) {
 	g := NewWithT(t)
 	bin := buildEngine(t)
-	health, metrics := freeAddr(t), freeAddr(t)
+	health, metrics, storage := freeAddr(t), freeAddr(t), freeAddr(t)
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "run",
 		"--kubeconfig", env.KubeconfigFile(t),
 		"--health-addr", health, "--metrics-addr", metrics,
-		"--storage-path", t.TempDir(), "--plugin-cache-dir", t.TempDir(),
+		"--storage-path", t.TempDir(), "--storage-addr", storage, "--plugin-cache-dir", t.TempDir(),
 		"--leader-elect", "--leader-election-namespace", env.Namespace(t),
 	)
 	cmd.Stderr = &stderr
@@ -87,6 +88,26 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)
 		return got.Status.WebhookPath
 	}, 30*time.Second, 200*time.Millisecond).Should(HavePrefix("/hook/"))
+
+	// A GitRepository gets an artifact served by the binary's own server.
+	git := testenv.NewGitServer(t)
+	repo := git.NewRepo(t, "app")
+	sha := repo.Commit("first", map[string]string{"cm.yaml": "kind: ConfigMap\n"})
+	gr := testenv.GitRepository(ns, "app", git.URL("app"))
+	g.Expect(env.Client.Create(ctx, gr)).To(Succeed())
+	var artifactURL string
+	g.Eventually(func(g Gomega) {
+		got := &sourcev1.GitRepository{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(gr), got)).To(Succeed())
+		g.Expect(got.Status.Artifact).NotTo(BeNil())
+		g.Expect(got.Status.Artifact.Revision).To(Equal("main@sha1:" + sha))
+		artifactURL = got.Status.Artifact.URL
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(artifactURL).To(HavePrefix("http://" + storage + "/gitrepository/"))
+	resp, err = http.Get(artifactURL)
+	g.Expect(err).NotTo(HaveOccurred())
+	resp.Body.Close()
+	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
 
 	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 	select {

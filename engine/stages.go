@@ -2,15 +2,40 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
 )
 
-// setupStages registers the controllers of every stage with the manager.
+// setupStages registers the controllers of every stage, and the artifact
+// server, with the manager.
 func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
+	if err := os.MkdirAll(e.cfg.StoragePath, 0o755); err != nil {
+		return fmt.Errorf("creating --storage-path: %w", err)
+	}
+	storage := &gitrepository.DiskStorage{Root: e.cfg.StoragePath, BaseURL: "http://" + e.cfg.AdvertisedStorageAddr()}
+	if err := mgr.Add(httpServer("artifacts", e.cfg.StorageAddr, storage.Handler())); err != nil {
+		return fmt.Errorf("adding the artifact server: %w", err)
+	}
+	git := &gitrepository.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor(gitrepository.FieldOwner),
+		Fetcher:  gitrepository.GoGit{},
+		Storage:  storage,
+		Options:  gitrepository.Options{Concurrent: e.cfg.Concurrent, ArtifactRetention: 2, JitterPercent: 5},
+	}
+	if err := git.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the GitRepository controller: %w", err)
+	}
 	rcv := &receiver.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorderFor(receiver.FieldOwner),
@@ -20,4 +45,39 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		return fmt.Errorf("setting up the Receiver controller: %w", err)
 	}
 	return nil
+}
+
+// httpServer runs h on addr for as long as the manager runs, on every
+// replica (artifacts must be served by standbys too).
+func httpServer(name, addr string, h http.Handler) manager.Runnable {
+	return &server{name: name, srv: &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+}
+
+type server struct {
+	name string
+	srv  *http.Server
+}
+
+// NeedLeaderElection is false: every replica serves.
+func (s *server) NeedLeaderElection() bool { return false }
+
+func (s *server) Start(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.srv.Addr)
+	if err != nil {
+		return fmt.Errorf("%s server: %w", s.name, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(l) }()
+	ctrl.LoggerFrom(ctx).Info("serving", "server", s.name, "addr", l.Addr().String())
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return s.srv.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("%s server: %w", s.name, err)
+	}
 }
