@@ -49,12 +49,12 @@ func freeAddr(t *testing.T) string {
 func TestRunReadyAndSIGTERM(t *testing.T) {
 	g := NewWithT(t)
 	bin := buildEngine(t)
-	health, metrics, storage := freeAddr(t), freeAddr(t), freeAddr(t)
+	health, metrics, storage, hooks := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "run",
 		"--kubeconfig", env.KubeconfigFile(t),
 		"--health-addr", health, "--metrics-addr", metrics,
-		"--storage-path", t.TempDir(), "--storage-addr", storage, "--plugin-cache-dir", t.TempDir(),
+		"--storage-path", t.TempDir(), "--storage-addr", storage, "--receiver-addr", hooks, "--plugin-cache-dir", t.TempDir(),
 		"--leader-elect", "--leader-election-namespace", env.Namespace(t),
 	)
 	cmd.Stderr = &stderr
@@ -108,6 +108,35 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	resp.Body.Close()
 	g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+
+	// A webhook on the Receiver's path makes the GitRepository fetch a new
+	// commit at once (its interval is a minute).
+	sha2 := repo.Commit("second", map[string]string{"cm.yaml": "kind: ConfigMap\nmetadata: {name: b}\n"})
+	hookRcv := testenv.Receiver(ns, "app-hook", notificationv1.GenericReceiver, "token", "app")
+	g.Expect(env.Client.Create(ctx, hookRcv)).To(Succeed())
+	var hookPath string
+	g.Eventually(func() string {
+		got := &notificationv1.Receiver{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(hookRcv), got)
+		hookPath = got.Status.WebhookPath
+		return hookPath
+	}, 30*time.Second, 200*time.Millisecond).ShouldNot(BeEmpty())
+	g.Eventually(func() (int, error) {
+		resp, err := http.Post("http://"+hooks+hookPath, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}, 10*time.Second, 200*time.Millisecond).Should(Equal(http.StatusOK))
+	g.Eventually(func() string {
+		got := &sourcev1.GitRepository{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(gr), got)
+		if got.Status.Artifact == nil {
+			return ""
+		}
+		return got.Status.Artifact.Revision
+	}, 20*time.Second, 200*time.Millisecond).Should(Equal("main@sha1:" + sha2))
 
 	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 	select {

@@ -9,11 +9,15 @@ import (
 	"os"
 	"time"
 
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
+	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
 
 // setupStages registers the controllers of every stage, and the artifact
@@ -43,6 +47,37 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	if err := rcv.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Receiver controller: %w", err)
+	}
+	return e.setupReceiverServer(mgr)
+}
+
+// setupReceiverServer serves /hook/ on --receiver-addr: lookups go through
+// the cache index on status.webhookPath, triggers patch the targets.
+func (e *Engine) setupReceiverServer(mgr ctrl.Manager) error {
+	c := mgr.GetClient()
+	lookup := func(ctx context.Context, path string) (*webhook.Target, error) {
+		rcv, token, err := receiver.Lookup(ctx, c, path)
+		if err != nil || rcv == nil {
+			return nil, err
+		}
+		return &webhook.Target{Namespace: rcv.Namespace, Name: rcv.Name, Type: rcv.Spec.Type,
+			Token: token, Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend}, nil
+	}
+	trigger := func(ctx context.Context, t *webhook.Target) error {
+		rcv := &notificationv1.Receiver{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Name}, rcv); err != nil {
+			return fmt.Errorf("reading the receiver: %w", err)
+		}
+		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now())
+		return err
+	}
+	h, err := webhook.NewHandler(lookup, trigger, e.log.WithName("receiver"), metrics.Registry)
+	if err != nil {
+		return err
+	}
+	srv := webhook.NewServer(e.cfg.ReceiverAddr, h)
+	if err := mgr.Add(&server{name: "receiver", srv: srv}); err != nil {
+		return fmt.Errorf("adding the receiver server: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,132 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MaxBody is the largest request body accepted (413 above it).
+const MaxBody = 3 << 20
+
+// Target is the Receiver a path belongs to, as the handler needs it.
+type Target struct {
+	Namespace, Name string
+	Type            string
+	Token           []byte
+	Events          []string
+	Suspended       bool
+}
+
+// Lookup finds the Target of a webhook path; nil, nil means none.
+type Lookup func(ctx context.Context, path string) (*Target, error)
+
+// Trigger requests the reconcile of the Target's resources.
+type Trigger func(ctx context.Context, t *Target) error
+
+// Handler serves /hook/.
+type Handler struct {
+	lookup    Lookup
+	trigger   Trigger
+	verifiers map[string]Verifier
+	log       logr.Logger
+	requests  *prometheus.CounterVec
+}
+
+// NewHandler returns the /hook/ handler. Metrics are registered on reg.
+func NewHandler(lookup Lookup, trigger Trigger, log logr.Logger, reg prometheus.Registerer) (*Handler, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_receiver_requests_total",
+		Help: "Webhook requests by receiver type and outcome.",
+	}, []string{"type", "outcome"})
+	if reg != nil {
+		if err := reg.Register(requests); err != nil {
+			return nil, fmt.Errorf("registering receiver metrics: %w", err)
+		}
+	}
+	return &Handler{lookup: lookup, trigger: trigger, verifiers: Verifiers(), log: log, requests: requests}, nil
+}
+
+// NewServer returns an http.Server for h with header, read and size limits.
+func NewServer(addr string, h http.Handler) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/hook/", h)
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	typ, code, msg := h.serve(r)
+	h.requests.WithLabelValues(typ, outcome(code)).Inc()
+	http.Error(w, msg, code)
+}
+
+func (h *Handler) serve(r *http.Request) (string, int, string) {
+	if !strings.HasPrefix(r.URL.Path, "/hook/") {
+		return "", http.StatusNotFound, "not found"
+	}
+	if r.Method != http.MethodPost {
+		return "", http.StatusMethodNotAllowed, "method not allowed"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", http.StatusRequestEntityTooLarge, "request body too large"
+		}
+		return "", http.StatusBadRequest, "cannot read the request body"
+	}
+	t, err := h.lookup(r.Context(), r.URL.Path)
+	if err != nil {
+		h.log.Error(err, "receiver lookup failed")
+		return "", http.StatusInternalServerError, "receiver lookup failed"
+	}
+	if t == nil {
+		return "", http.StatusNotFound, "not found"
+	}
+	log := h.log.WithValues("receiver", t.Namespace+"/"+t.Name, "type", t.Type)
+	if t.Suspended {
+		return t.Type, http.StatusServiceUnavailable, "receiver is suspended"
+	}
+	verify, ok := h.verifiers[t.Type]
+	if !ok {
+		return t.Type, http.StatusNotImplemented, ErrUnsupported.Error()
+	}
+	v, err := verify(r, body, t.Token, t.Events)
+	if err != nil {
+		log.Info("webhook request refused", "reason", err.Error())
+		if errors.Is(err, ErrUnauthorized) {
+			return t.Type, http.StatusUnauthorized, "unauthorized"
+		}
+		return t.Type, http.StatusBadRequest, "bad request"
+	}
+	if !v.Trigger {
+		return t.Type, http.StatusOK, v.Message
+	}
+	if err := h.trigger(r.Context(), t); err != nil {
+		log.Error(err, "trigger failed")
+		return t.Type, http.StatusInternalServerError, "trigger failed"
+	}
+	log.Info("reconcile requested")
+	return t.Type, http.StatusOK, "ok"
+}
+
+func outcome(code int) string {
+	switch {
+	case code == http.StatusOK:
+		return "success"
+	case code == http.StatusUnauthorized:
+		return "unauthorized"
+	case code >= 500:
+		return "error"
+	default:
+		return "rejected"
+	}
+}
