@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weir-gitops/weir/engine/internal/testenv"
@@ -92,7 +94,7 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 	// A GitRepository gets an artifact served by the binary's own server.
 	git := testenv.NewGitServer(t)
 	repo := git.NewRepo(t, "app")
-	sha := repo.Commit("first", map[string]string{"cm.yaml": "kind: ConfigMap\n"})
+	sha := repo.Commit("first", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\n"})
 	gr := testenv.GitRepository(ns, "app", git.URL("app"))
 	g.Expect(env.Client.Create(ctx, gr)).To(Succeed())
 	var artifactURL string
@@ -104,6 +106,13 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 		artifactURL = got.Status.Artifact.URL
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Expect(artifactURL).To(HavePrefix("http://" + storage + "/gitrepository/"))
+
+	// A Kustomization applies the artifact fetched from the binary's server.
+	ks := testenv.Kustomization(ns, "app", "app", "./", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = ns })
+	g.Expect(env.Client.Create(ctx, ks)).To(Succeed())
+	g.Eventually(func() error {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "from-git"}, &corev1.ConfigMap{})
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	resp, err = http.Get(artifactURL)
 	g.Expect(err).NotTo(HaveOccurred())
 	resp.Body.Close()
@@ -111,7 +120,7 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 
 	// A webhook on the Receiver's path makes the GitRepository fetch a new
 	// commit at once (its interval is a minute).
-	sha2 := repo.Commit("second", map[string]string{"cm.yaml": "kind: ConfigMap\nmetadata: {name: b}\n"})
+	sha2 := repo.Commit("second", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\ndata: {k: v2}\n"})
 	hookRcv := testenv.Receiver(ns, "app-hook", notificationv1.GenericReceiver, "token", "app")
 	g.Expect(env.Client.Create(ctx, hookRcv)).To(Succeed())
 	var hookPath string
@@ -137,6 +146,11 @@ func TestRunReadyAndSIGTERM(t *testing.T) {
 		}
 		return got.Status.Artifact.Revision
 	}, 20*time.Second, 200*time.Millisecond).Should(Equal("main@sha1:" + sha2))
+	g.Eventually(func() string {
+		cm := &corev1.ConfigMap{}
+		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "from-git"}, cm)
+		return cm.Data["k"]
+	}, 20*time.Second, 200*time.Millisecond).Should(Equal("v2"))
 
 	g.Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 	select {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
+	"github.com/weir-gitops/weir/engine/internal/controller/kustomization"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
 	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
@@ -39,6 +40,14 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	if err := git.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the GitRepository controller: %w", err)
+	}
+	ks := &kustomization.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor(kustomization.FieldOwner),
+		Options:  kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs},
+	}
+	if err := ks.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up the Kustomization controller: %w", err)
 	}
 	rcv := &receiver.Reconciler{
 		Client:   mgr.GetClient(),

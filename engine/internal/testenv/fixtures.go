@@ -26,7 +26,9 @@ func GitRepository(ns, name, url string, opts ...func(*sourcev1.GitRepository)) 
 		},
 	}
 	for _, f := range opts {
-		f(o)
+		if f != nil {
+			f(o)
+		}
 	}
 	return o
 }
@@ -45,7 +47,9 @@ func Kustomization(ns, name, source, path string, opts ...func(*kustomizev1.Kust
 		},
 	}
 	for _, f := range opts {
-		f(o)
+		if f != nil {
+			f(o)
+		}
 	}
 	return o
 }
@@ -64,7 +68,9 @@ func Receiver(ns, name, typ, secret, target string, opts ...func(*notificationv1
 		},
 	}
 	for _, f := range opts {
-		f(o)
+		if f != nil {
+			f(o)
+		}
 	}
 	return o
 }
@@ -82,7 +88,9 @@ func Plugin(ns, name, url, keys string, opts ...func(*weirv1alpha1.Plugin)) *wei
 		},
 	}
 	for _, f := range opts {
-		f(o)
+		if f != nil {
+			f(o)
+		}
 	}
 	return o
 }

@@ -1,0 +1,122 @@
+package kustomization
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// build renders spec.path of the artifact in fs. A directory without a
+// kustomization file gets one listing its YAML files, as Flux generates it;
+// the spec's overlays go into a wrapper kustomization around the path.
+func build(fs filesys.FileSystem, k *kustomizev1.Kustomization) ([]*unstructured.Unstructured, error) {
+	root := path.Join(srcRoot, path.Clean("/"+k.Spec.Path))
+	if !fs.IsDir(root) {
+		return nil, fmt.Errorf("kustomization path not found: %s", k.Spec.Path)
+	}
+	if err := generate(fs, root); err != nil {
+		return nil, err
+	}
+	wrapper := types.Kustomization{
+		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources:  []string{".." + root},
+		Namespace:  k.Spec.TargetNamespace,
+		NamePrefix: k.Spec.NamePrefix,
+		NameSuffix: k.Spec.NameSuffix,
+	}
+	for _, p := range k.Spec.Patches {
+		kp := types.Patch{Patch: p.Patch}
+		if p.Target != nil {
+			kp.Target = &types.Selector{ResId: resIDFromSelector(p.Target), AnnotationSelector: p.Target.AnnotationSelector, LabelSelector: p.Target.LabelSelector}
+		}
+		wrapper.Patches = append(wrapper.Patches, kp)
+	}
+	for _, img := range k.Spec.Images {
+		wrapper.Images = append(wrapper.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
+	}
+	if cm := k.Spec.CommonMetadata; cm != nil {
+		if len(cm.Labels) > 0 {
+			wrapper.Labels = []types.Label{{Pairs: cm.Labels, IncludeSelectors: false, IncludeTemplates: false}}
+		}
+		wrapper.CommonAnnotations = cm.Annotations
+	}
+	data, err := yaml.Marshal(wrapper)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the overlay: %w", err)
+	}
+	const dir = "/overlay"
+	if err := fs.MkdirAll(dir); err != nil {
+		return nil, err
+	}
+	if err := fs.WriteFile(dir+"/kustomization.yaml", data); err != nil {
+		return nil, err
+	}
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsNone // the in-memory fs holds only the artifact
+	opts.PluginConfig = types.DisabledPluginConfig()
+	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build failed: %w", err)
+	}
+	out := make([]*unstructured.Unstructured, 0, resMap.Size())
+	for _, r := range resMap.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", r.CurId(), err)
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
+}
+
+func resIDFromSelector(s *kustomize.Selector) resID {
+	return resID{Gvk: resGvk{Group: s.Group, Version: s.Version, Kind: s.Kind}, Name: s.Name, Namespace: s.Namespace}
+}
+
+// generate writes a kustomization listing every YAML file under root when
+// root has none, skipping hidden files and directories.
+func generate(fs filesys.FileSystem, root string) error {
+	for _, f := range kustomizationFiles {
+		if fs.Exists(path.Join(root, f)) {
+			return nil
+		}
+	}
+	var resources []string
+	err := fs.Walk(root, func(p string, info filesysFileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		base := path.Base(p)
+		if p != root && strings.HasPrefix(base, ".") {
+			if info.IsDir() {
+				return filepathSkipDir
+			}
+			return nil
+		}
+		if !info.IsDir() && (strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")) {
+			resources = append(resources, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("listing manifests: %w", err)
+	}
+	data, err := yaml.Marshal(types.Kustomization{
+		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources: resources,
+	})
+	if err != nil {
+		return err
+	}
+	return fs.WriteFile(path.Join(root, "kustomization.yaml"), data)
+}

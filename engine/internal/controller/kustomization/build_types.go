@@ -1,0 +1,16 @@
+package kustomization
+
+import (
+	"io/fs"
+	"path/filepath"
+
+	"sigs.k8s.io/kustomize/kyaml/resid"
+)
+
+type (
+	resID           = resid.ResId
+	resGvk          = resid.Gvk
+	filesysFileInfo = fs.FileInfo
+)
+
+var filepathSkipDir = filepath.SkipDir

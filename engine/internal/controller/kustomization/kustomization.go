@@ -1,0 +1,311 @@
+package kustomization
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
+	"github.com/fluxcd/cli-utils/pkg/object"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/fluxcd/pkg/ssa"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/weir-gitops/weir/engine/internal/reconcile"
+)
+
+const (
+	// FieldOwner is Flux's field manager, so objects pass between Flux and
+	// Weir without conflicts.
+	FieldOwner  = "kustomize-controller"
+	ownerGroup  = "kustomize.toolkit.fluxcd.io"
+	finalizer   = "finalizers.fluxcd.io"
+	sourceIndex = ".spec.sourceRef"
+	dependIndex = ".spec.dependsOn"
+)
+
+// Options configure the Kustomization controller.
+type Options struct {
+	Concurrent           int
+	NoCrossNamespaceRefs bool
+	HTTPClient           *http.Client
+}
+
+// Reconciler reconciles Kustomizations.
+type Reconciler struct {
+	client.Client
+	Recorder record.EventRecorder
+	Options
+	rm     *ssa.ResourceManager
+	runner *reconcile.Runner[*kustomizev1.Kustomization]
+}
+
+// SetupWithManager registers the controller. A new source artifact or a
+// dependency becoming ready enqueues the Kustomizations that wait for it at
+// once: nothing waits for a poll.
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, sourceIndex, func(o client.Object) []string {
+		k := o.(*kustomizev1.Kustomization)
+		return []string{sourceKey(k)}
+	}); err != nil {
+		return fmt.Errorf("indexing kustomizations by source: %w", err)
+	}
+	if err := idx.IndexField(ctx, &kustomizev1.Kustomization{}, dependIndex, func(o client.Object) []string {
+		k := o.(*kustomizev1.Kustomization)
+		keys := make([]string, 0, len(k.Spec.DependsOn))
+		for _, d := range k.Spec.DependsOn {
+			ns := d.Namespace
+			if ns == "" {
+				ns = k.Namespace
+			}
+			keys = append(keys, ns+"/"+d.Name)
+		}
+		return keys
+	}); err != nil {
+		return fmt.Errorf("indexing kustomizations by dependency: %w", err)
+	}
+	if r.HTTPClient == nil {
+		r.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
+	}
+	poller := polling.NewStatusPoller(mgr.GetClient(), mgr.GetRESTMapper(), polling.Options{})
+	r.rm = ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup})
+	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
+		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
+		Owned:   []string{meta.HealthyCondition},
+		Handled: func(o *kustomizev1.Kustomization, v string) { o.Status.LastHandledReconcileAt = v },
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kustomizev1.Kustomization{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.forSource),
+			builder.WithPredicates(artifactChanged{})).
+		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.forDependency),
+			builder.WithPredicates(readyChanged{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).
+		Complete(r)
+}
+
+// Reconcile applies one Kustomization.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := &kustomizev1.Kustomization{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, obj)
+	}
+	if !controllerutil.ContainsFinalizer(obj, finalizer) {
+		patch := client.MergeFrom(obj.DeepCopy())
+		controllerutil.AddFinalizer(obj, finalizer)
+		if err := r.Patch(ctx, obj, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if obj.Spec.Suspend {
+		return ctrl.Result{}, nil
+	}
+	var s state
+	steps := []reconcile.Step[*kustomizev1.Kustomization]{
+		r.validate, r.checkDependencies,
+		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.fetch(ctx, o, &s) },
+		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.apply(ctx, o, &s) },
+		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.wait(ctx, o, &s) },
+	}
+	res, err := r.runner.Run(ctx, obj, steps, func(o *kustomizev1.Kustomization) reconcile.Outcome {
+		return reconcile.Outcome{Reason: meta.ReconciliationSucceededReason,
+			Message: "Applied revision: " + s.revision, RequeueAfter: o.Spec.Interval.Duration}
+	})
+	var se *reconcile.Error
+	if errors.As(err, &se) && se.Reason == meta.DependencyNotReadyReason {
+		// Dependencies enqueue this object when they become ready; the
+		// retry interval is only a safety net.
+		return ctrl.Result{RequeueAfter: obj.GetRetryInterval()}, nil
+	}
+	return res, err
+}
+
+type state struct {
+	revision string
+	objects  []*unstructured.Unstructured
+	applied  object.ObjMetadataSet
+}
+
+func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) error {
+	switch {
+	case o.Spec.SourceRef.Kind != sourcev1.GitRepositoryKind:
+		return reconcile.Stall(meta.ArtifactFailedReason, fmt.Errorf("source kind %s is not supported yet", o.Spec.SourceRef.Kind))
+	case r.NoCrossNamespaceRefs && o.Spec.SourceRef.Namespace != "" && o.Spec.SourceRef.Namespace != o.Namespace:
+		return reconcile.Stall("AccessDenied", fmt.Errorf("can't access '%s/%s', cross-namespace references have been blocked", o.Spec.SourceRef.Kind, sourceKey(o)))
+	case o.Spec.PostBuild != nil:
+		return reconcile.Stall(meta.BuildFailedReason, errors.New("spec.postBuild is not supported yet: refusing to apply unsubstituted manifests"))
+	case o.Spec.Decryption != nil:
+		return reconcile.Stall(meta.BuildFailedReason, errors.New("spec.decryption is not supported yet: refusing to apply encrypted manifests"))
+	case o.Spec.ServiceAccountName != "" || o.Spec.KubeConfig != nil:
+		return reconcile.Stall(meta.ReconciliationFailedReason, errors.New("spec.serviceAccountName and spec.kubeConfig are not supported yet"))
+	}
+	return nil
+}
+
+func (r *Reconciler) checkDependencies(ctx context.Context, o *kustomizev1.Kustomization) error {
+	for _, d := range o.Spec.DependsOn {
+		ns := d.Namespace
+		if ns == "" {
+			ns = o.Namespace
+		}
+		dep := &kustomizev1.Kustomization{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: d.Name}, dep); err != nil {
+			return reconcile.Retry(meta.DependencyNotReadyReason, fmt.Errorf("dependency '%s/%s' not found", ns, d.Name))
+		}
+		if !conditions.IsReady(dep) || dep.Generation != dep.Status.ObservedGeneration {
+			return reconcile.Retry(meta.DependencyNotReadyReason, fmt.Errorf("dependency '%s/%s' is not ready", ns, d.Name))
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
+	src := &sourcev1.GitRepository{}
+	ns := o.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = o.Namespace
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.Spec.SourceRef.Name}, src); err != nil {
+		return reconcile.Retry(meta.ArtifactFailedReason, fmt.Errorf("Source '%s' not found", sourceKey(o)))
+	}
+	a := src.GetArtifact()
+	if a == nil {
+		return reconcile.Retry(meta.ArtifactFailedReason, fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o)))
+	}
+	s.revision = a.Revision
+	o.Status.LastAttemptedRevision = a.Revision
+	fs, err := fetchArtifact(ctx, r.HTTPClient, a.URL, a.Digest)
+	if err != nil {
+		return reconcile.Retry(meta.ArtifactFailedReason, err)
+	}
+	objs, err := build(fs, o)
+	if err != nil {
+		return reconcile.Retry(meta.BuildFailedReason, err)
+	}
+	for _, obj := range objs {
+		labels := obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[ownerGroup+"/name"], labels[ownerGroup+"/namespace"] = o.Name, o.Namespace
+		obj.SetLabels(labels)
+	}
+	s.objects = objs
+	return nil
+}
+
+func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
+	opts := ssa.DefaultApplyOptions()
+	opts.Force = o.Spec.Force
+	opts.ExclusionSelector = map[string]string{ownerGroup + "/reconcile": "disabled"}
+	cs, err := r.rm.ApplyAllStaged(ctx, s.objects, opts)
+	if err != nil {
+		return reconcile.Retry(meta.ReconciliationFailedReason, fmt.Errorf("apply failed: %w", err))
+	}
+	s.applied = cs.ToObjMetadataSet()
+	newInv := inventory(cs)
+	if o.Spec.Prune && o.Status.Inventory != nil {
+		stale, err := staleObjects(o.Status.Inventory, newInv)
+		if err != nil {
+			return reconcile.Retry(meta.PruneFailedReason, err)
+		}
+		if _, err := r.rm.DeleteAll(ctx, stale, ssa.DeleteOptions{
+			PropagationPolicy: "Background",
+			Inclusions:        map[string]string{ownerGroup + "/name": o.Name, ownerGroup + "/namespace": o.Namespace},
+			Exclusions:        map[string]string{ownerGroup + "/prune": "disabled"},
+		}); err != nil {
+			return reconcile.Retry(meta.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
+		}
+	}
+	o.Status.Inventory = newInv
+	o.Status.LastAppliedRevision = s.revision
+	if changed := cs.String(); changed != "" && r.Recorder != nil {
+		r.Recorder.AnnotatedEventf(o, map[string]string{ownerGroup + "/revision": s.revision}, "Normal", "Progressing", "%s", changed)
+	}
+	return nil
+}
+
+func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
+	if !o.Spec.Wait {
+		return nil
+	}
+	timeout := o.GetTimeout()
+	if err := r.rm.WaitForSetWithContext(ctx, s.applied, ssa.WaitOptions{Interval: time.Second, Timeout: timeout, FailFast: true}); err != nil {
+		conditions.MarkFalse(o, meta.HealthyCondition, meta.HealthCheckFailedReason, "%s", err.Error())
+		return reconcile.Retry(meta.HealthCheckFailedReason, fmt.Errorf("health check failed after %s: %w", timeout, err))
+	}
+	conditions.MarkTrue(o, meta.HealthyCondition, meta.SucceededReason, "Health check passed")
+	return nil
+}
+
+func (r *Reconciler) finalize(ctx context.Context, o *kustomizev1.Kustomization) (ctrl.Result, error) {
+	if o.Spec.Prune && !o.Spec.Suspend && o.Status.Inventory != nil {
+		objs, err := staleObjects(o.Status.Inventory, &kustomizev1.ResourceInventory{})
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if _, err := r.rm.DeleteAll(ctx, objs, ssa.DeleteOptions{
+			PropagationPolicy: "Background",
+			Inclusions:        map[string]string{ownerGroup + "/name": o.Name, ownerGroup + "/namespace": o.Namespace},
+			Exclusions:        map[string]string{ownerGroup + "/prune": "disabled"},
+		}); err != nil {
+			return ctrl.Result{}, fmt.Errorf("garbage collecting on delete: %w", err)
+		}
+	}
+	patch := client.MergeFrom(o.DeepCopy())
+	controllerutil.RemoveFinalizer(o, finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, o, patch))
+}
+
+// inventory records what was applied in Flux's format.
+func inventory(cs *ssa.ChangeSet) *kustomizev1.ResourceInventory {
+	inv := &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{}}
+	for _, e := range cs.Entries {
+		inv.Entries = append(inv.Entries, kustomizev1.ResourceRef{ID: e.ObjMetadata.String(), Version: gvVersion(e.GroupVersion)})
+	}
+	sort.Slice(inv.Entries, func(i, j int) bool { return inv.Entries[i].ID < inv.Entries[j].ID })
+	return inv
+}
+
+// staleObjects are in old and not in new.
+func staleObjects(old, new *kustomizev1.ResourceInventory) ([]*unstructured.Unstructured, error) {
+	keep := map[string]bool{}
+	for _, e := range new.Entries {
+		keep[e.ID] = true
+	}
+	var out []*unstructured.Unstructured
+	for _, e := range old.Entries {
+		if keep[e.ID] {
+			continue
+		}
+		m, err := object.ParseObjMetadata(e.ID)
+		if err != nil {
+			return nil, fmt.Errorf("invalid inventory entry %q: %w", e.ID, err)
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(m.GroupKind.WithVersion(e.Version))
+		u.SetNamespace(m.Namespace)
+		u.SetName(m.Name)
+		out = append(out, u)
+	}
+	return out, nil
+}

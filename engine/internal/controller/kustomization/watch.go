@@ -1,0 +1,76 @@
+package kustomization
+
+import (
+	"context"
+	"strings"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+)
+
+func sourceKey(k *kustomizev1.Kustomization) string {
+	ns := k.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = k.Namespace
+	}
+	return ns + "/" + k.Spec.SourceRef.Name
+}
+
+func gvVersion(gv string) string {
+	if i := strings.LastIndex(gv, "/"); i >= 0 {
+		return gv[i+1:]
+	}
+	return gv
+}
+
+func (r *Reconciler) forSource(ctx context.Context, o client.Object) []ctrl.Request {
+	return r.list(ctx, sourceIndex, o.GetNamespace()+"/"+o.GetName())
+}
+
+func (r *Reconciler) forDependency(ctx context.Context, o client.Object) []ctrl.Request {
+	return r.list(ctx, dependIndex, o.GetNamespace()+"/"+o.GetName())
+}
+
+func (r *Reconciler) list(ctx context.Context, index, key string) []ctrl.Request {
+	var list kustomizev1.KustomizationList
+	if err := r.List(ctx, &list, client.MatchingFields{index: key}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing kustomizations", "index", index)
+		return nil
+	}
+	reqs := make([]ctrl.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// artifactChanged passes GitRepository updates whose artifact revision or
+// digest changed.
+type artifactChanged struct{ predicate.Funcs }
+
+func (artifactChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*sourcev1.GitRepository)
+	n, ok2 := e.ObjectNew.(*sourcev1.GitRepository)
+	if !ok1 || !ok2 || n.Status.Artifact == nil {
+		return false
+	}
+	return o.Status.Artifact == nil || o.Status.Artifact.Digest != n.Status.Artifact.Digest ||
+		o.Status.Artifact.Revision != n.Status.Artifact.Revision
+}
+
+// readyChanged passes Kustomization updates that became ready.
+type readyChanged struct{ predicate.Funcs }
+
+func (readyChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*kustomizev1.Kustomization)
+	n, ok2 := e.ObjectNew.(*kustomizev1.Kustomization)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return conditions.IsReady(n) && (!conditions.IsReady(o) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
+}
