@@ -25,5 +25,6 @@ eval "$cmd" | tee "$raw"
   echo '```'
   grep -E '^(Benchmark|goos|goarch|pkg|cpu)' "$raw" || echo "no benchmarks ran"
   echo '```'
+  if [ -f hack/benchmarks-notes.md ]; then echo; cat hack/benchmarks-notes.md; fi
 } > "$out"
 echo ">> wrote $out"
