@@ -123,6 +123,9 @@ func (r *Reconciler) validate(_ context.Context, o *sourcev1.GitRepository) erro
 	if o.Spec.Verification != nil {
 		return reconcile.Stall("VerificationNotSupported", errors.New("spec.verify is not supported yet: refusing to serve an unverified artifact"))
 	}
+	if len(o.Spec.SparseCheckout) > 0 {
+		return reconcile.Stall("SparseCheckoutNotSupported", errors.New("spec.sparseCheckout is not supported yet"))
+	}
 	if len(o.Spec.Include) > 0 {
 		return reconcile.Stall("IncludeNotSupported", errors.New("spec.include is not supported yet"))
 	}
