@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
@@ -74,12 +73,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, obj)
 	}
-	if !controllerutil.ContainsFinalizer(obj, sourcev1.SourceFinalizer) {
-		patch := client.MergeFrom(obj.DeepCopy())
-		controllerutil.AddFinalizer(obj, sourcev1.SourceFinalizer)
-		if err := r.Patch(ctx, obj, patch); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
+	if err := reconcile.AddFinalizer(ctx, r.Client, obj, sourcev1.SourceFinalizer); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if obj.Spec.Suspend {
 		return ctrl.Result{}, nil
@@ -241,12 +236,7 @@ func (r *Reconciler) finalize(ctx context.Context, o *sourcev1.GitRepository) (c
 	if err := r.Storage.Remove(sourcev1.GitRepositoryKind, o.Namespace, o.Name); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing artifacts: %w", err)
 	}
-	if controllerutil.ContainsFinalizer(o, sourcev1.SourceFinalizer) {
-		patch := client.MergeFrom(o.DeepCopy())
-		controllerutil.RemoveFinalizer(o, sourcev1.SourceFinalizer)
-		return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, o, patch))
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, reconcile.RemoveFinalizer(ctx, r.Client, o, sourcev1.SourceFinalizer)
 }
 
 func (r *Reconciler) jitter(interval time.Duration) time.Duration {

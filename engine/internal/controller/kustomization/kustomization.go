@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -109,12 +108,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, obj)
 	}
-	if !controllerutil.ContainsFinalizer(obj, finalizer) {
-		patch := client.MergeFrom(obj.DeepCopy())
-		controllerutil.AddFinalizer(obj, finalizer)
-		if err := r.Patch(ctx, obj, patch); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
+	if err := reconcile.AddFinalizer(ctx, r.Client, obj, finalizer); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if obj.Spec.Suspend {
 		return ctrl.Result{}, nil
@@ -271,9 +266,7 @@ func (r *Reconciler) finalize(ctx context.Context, o *kustomizev1.Kustomization)
 			return ctrl.Result{}, fmt.Errorf("garbage collecting on delete: %w", err)
 		}
 	}
-	patch := client.MergeFrom(o.DeepCopy())
-	controllerutil.RemoveFinalizer(o, finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, o, patch))
+	return ctrl.Result{}, reconcile.RemoveFinalizer(ctx, r.Client, o, finalizer)
 }
 
 // inventory records what was applied in Flux's format.
