@@ -209,4 +209,3 @@ func digestOf(b []byte) string {
 	h, _, _ := v1.SHA256(strings.NewReader(string(b)))
 	return h.String()
 }
-
