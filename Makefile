@@ -9,6 +9,8 @@ BIN        := $(CURDIR)/bin
 K8S_BIN    := $(BIN)/k8s
 ENGINE     := $(BIN)/engine
 CONTROLLER_GEN := $(BIN)/controller-gen
+COSIGN     := $(BIN)/cosign
+REGISTRY   := /usr/bin/docker-registry
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -X github.com/weir-gitops/weir/engine.Version=$(VERSION)
 GO_TEST_FLAGS ?= -race -count=1 -timeout 25m
@@ -30,7 +32,7 @@ build: ## Build the engine binary into bin/engine.
 	go build -ldflags '$(LDFLAGS)' -o $(ENGINE) ./cmd/engine
 
 .PHONY: tools
-tools: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(CONTROLLER_GEN) ## Build kube-apiserver, etcd and controller-gen from the Go module proxy (first time: ~10 minutes).
+tools: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(CONTROLLER_GEN) $(COSIGN) $(REGISTRY) ## Build kube-apiserver, etcd, controller-gen and cosign from the Go module proxy, install Debian's docker-registry (first time: ~15 minutes).
 
 $(K8S_BIN)/kube-apiserver: hack/tools/k8s/go.mod
 	@mkdir -p $(K8S_BIN)
@@ -48,6 +50,18 @@ $(CONTROLLER_GEN): hack/tools/gen/go.mod
 	@mkdir -p $(BIN)
 	@echo ">> building controller-gen"
 	cd hack/tools/gen && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
+
+$(COSIGN): hack/tools/cosign/go.mod
+	@mkdir -p $(BIN)
+	@echo ">> building the cosign CLI v2.6.5 from source (first time: a few minutes), for the signature interoperability tests"
+	cd hack/tools/cosign && go build -o $@ github.com/sigstore/cosign/v2/cmd/cosign
+
+# The OCI registry the plugin tests push to: Debian's docker-registry (the
+# CNCF distribution registry). Tests start their own instances on 127.0.0.1.
+$(REGISTRY):
+	@echo ">> installing Debian's docker-registry"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq docker-registry >/dev/null
 
 ##@ Generate
 
@@ -75,7 +89,7 @@ check: $(CONTROLLER_GEN) ## gofmt, go vet, generated files up to date, go mod ti
 	go vet ./...
 	@for m in $(SUB_MODULES); do (cd $$m && go vet ./...); done
 	$(MAKE) --no-print-directory generate manifests
-	@go mod tidy && for m in $(SUB_MODULES) hack/tools/k8s hack/tools/gen; do (cd $$m && go mod tidy); done
+	@go mod tidy && for m in $(SUB_MODULES) hack/tools/k8s hack/tools/gen hack/tools/cosign; do (cd $$m && go mod tidy); done
 	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum plugins hack)" ]; then \
 	  echo "generated files or go.mod are out of date; run 'make generate manifests' and 'go mod tidy':"; \
 	  git status --porcelain -- api config go.mod go.sum plugins hack; exit 1; fi
@@ -94,8 +108,10 @@ bench: tools ## Run the benchmarks and write docs/benchmarks.md.
 .PHONY: plugins
 plugins: ## Build the example plugins into bin/plugins/*.wasm.
 	@mkdir -p $(BIN)/plugins
+	@cd plugins/sdk && go build -o $(BIN)/weir-meta ./cmd/weir-meta
 	@for d in plugins/examples/*/; do n=$$(basename $$d); \
-	  echo ">> plugin $$n"; (cd $$d && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o $(BIN)/plugins/$$n.wasm .); done
+	  echo ">> plugin $$n"; (cd $$d && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o $(BIN)/plugins/$$n.wasm .) && \
+	  $(BIN)/weir-meta -in $(BIN)/plugins/$$n.wasm -meta $$d/plugin.json; done
 
 .PHONY: conformance
 conformance: tools ## Run the conformance suites against Weir on the local control plane.

@@ -9,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weir-gitops/weir/engine"
+	"github.com/weir-gitops/weir/engine/cli"
 )
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -23,7 +24,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see --help)", err)
 	})
-	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout))
+	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout), cli.NewPluginCmd(stdout, stderr))
 	return root
 }
 

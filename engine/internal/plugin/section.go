@@ -76,3 +76,6 @@ func readULEB(b []byte) (uint32, int, error) {
 	}
 	return 0, 0, errors.New("bad leb128")
 }
+
+// ReadMetadata returns a module's ABI metadata without compiling it.
+func ReadMetadata(wasm []byte) (abi.Metadata, error) { return readMetadata(wasm) }

@@ -1,0 +1,76 @@
+package testenv
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/weir-gitops/weir/plugins/sdk/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/meta"
+)
+
+var (
+	pluginMu    sync.Mutex
+	pluginBuilt = map[string][]byte{}
+)
+
+// ExamplePlugin builds plugins/examples/<name> from source for wasip1 and
+// embeds its plugin.json metadata, as `make plugins` does. Builds are cached
+// for the life of the test binary.
+func ExamplePlugin(t testing.TB, name string) []byte {
+	t.Helper()
+	pluginMu.Lock()
+	defer pluginMu.Unlock()
+	if b, ok := pluginBuilt[name]; ok {
+		return b
+	}
+	dir := findUp(t, filepath.Join("plugins", "examples", name))
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin %s: %v\n%s", name, err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "plugin.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m abi.Metadata
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s/plugin.json: %v", name, err)
+	}
+	wasm, err = meta.Embed(wasm, m)
+	if err != nil {
+		t.Fatalf("embed metadata of %s: %v", name, err)
+	}
+	pluginBuilt[name] = wasm
+	return wasm
+}
+
+// findUp returns the first directory named rel above the working directory.
+func findUp(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, rel)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("%s not found above the working directory", rel)
+		}
+		dir = parent
+	}
+}
