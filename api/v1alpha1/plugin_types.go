@@ -25,6 +25,28 @@ const (
 	// SourceVerifiedCondition reports whether the module's signature was
 	// verified against the keys in spec.verify.
 	SourceVerifiedCondition = "SourceVerified"
+
+	// AuthenticationFailedReason: the registry credentials Secret is
+	// missing or malformed, or the registry refused them.
+	AuthenticationFailedReason = "AuthenticationFailed"
+	// PullFailedReason: resolving or pulling the artifact failed; retried.
+	PullFailedReason = "OCIArtifactPullFailed"
+	// VerificationFailedReason: no signature satisfies spec.verify.
+	VerificationFailedReason = "VerificationFailed"
+	// VerificationKeysMissingReason: the spec.verify Secret is missing or
+	// holds no *.pub key.
+	VerificationKeysMissingReason = "VerificationKeysMissing"
+	// InvalidArtifactReason: the artifact is not a Wasm plugin or exceeds
+	// the size limits.
+	InvalidArtifactReason = "InvalidArtifact"
+	// ABIMismatchReason: the module's metadata declares another ABI version
+	// or lacks a capability the spec uses.
+	ABIMismatchReason = "ABIMismatch"
+	// CompileFailedReason: the verified module did not compile.
+	CompileFailedReason = "CompileFailed"
+	// ServingStaleReason: the latest digest could not be used, an earlier
+	// verified digest keeps serving.
+	ServingStaleReason = "ServingPreviousDigest"
 )
 
 // PluginSpec names a Wasm module shipped as an OCI artifact, how to verify
