@@ -1,6 +1,25 @@
 // Package webhook is the Receiver HTTP endpoint: it serves only /hook/<path>,
 // finds the Receiver by its webhook path, verifies the request the way the
-// Receiver's type demands, and asks for a trigger. One verifier per type.
+// Receiver's type demands, and asks for a trigger. One verifier per type:
+//
+//   - generic: none, the secret path is the credential.
+//   - generic-hmac: X-Signature, "<algo>=<hex>" HMAC of the body with the token.
+//   - github, bitbucket (Server and Cloud): X-Hub-Signature-256 or
+//     X-Hub-Signature, as generic-hmac; events from X-GitHub-Event or
+//     X-Event-Key are filtered by spec.events, pings are answered.
+//   - gitlab: X-Gitlab-Token equals the token; X-Gitlab-Event is filtered.
+//   - harbor: Authorization equals the token.
+//   - nexus: X-Nexus-Webhook-Signature, hex HMAC-SHA1 of the body.
+//   - dockerhub, quay, acr: unsigned; the body must be the registry's push
+//     event (an ACR ping is answered without a trigger).
+//   - cdevents: unsigned; the body must be a CDEvent, and Ce-Type is
+//     filtered by spec.events.
+//   - gcr: a Google-signed ID token (RS256, checked against Google's key
+//     set) for the Secret's email and audience, and a Pub/Sub message body.
+//
+// generic-oidc is not verified (501): its CEL validations need an evaluator.
+// Secrets are compared in constant time; failed authentication is 401, a
+// malformed request 400, and a key set that cannot be fetched 503.
 //
 // It must not import controller-runtime or any controller; the lookup and
 // the trigger are passed in.

@@ -23,6 +23,11 @@ type Target struct {
 	Token           []byte
 	Events          []string
 	Suspended       bool
+	// Email and Audience are what a gcr Receiver expects of the ID token
+	// (its "email" and "aud" claims): the service account and the audience
+	// of the Pub/Sub push subscription, from the Secret's "email" and
+	// "audience" keys. Other types ignore them.
+	Email, Audience string
 }
 
 // Lookup finds the Target of a webhook path; nil, nil means none.
@@ -40,8 +45,32 @@ type Handler struct {
 	requests  *prometheus.CounterVec
 }
 
+// Option changes how NewHandler builds the handler.
+type Option func(*options)
+
+type options struct {
+	googleKeys KeySource
+}
+
+// WithGoogleKeys verifies Google-issued ID tokens (gcr Receivers) with keys
+// instead of the key set fetched from GoogleCertsURL.
+func WithGoogleKeys(keys KeySource) Option {
+	return func(o *options) { o.googleKeys = keys }
+}
+
 // NewHandler returns the /hook/ handler. Metrics are registered on reg.
-func NewHandler(lookup Lookup, trigger Trigger, log logr.Logger, reg prometheus.Registerer) (*Handler, error) {
+func NewHandler(lookup Lookup, trigger Trigger, log logr.Logger, reg prometheus.Registerer, opts ...Option) (*Handler, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.googleKeys == nil {
+		jwks, err := NewJWKS(GoogleCertsURL, &http.Client{Timeout: 10 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("building the Google key source: %w", err)
+		}
+		o.googleKeys = jwks.Key
+	}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_receiver_requests_total",
 		Help: "Webhook requests by receiver type and outcome.",
@@ -51,7 +80,7 @@ func NewHandler(lookup Lookup, trigger Trigger, log logr.Logger, reg prometheus.
 			return nil, fmt.Errorf("registering receiver metrics: %w", err)
 		}
 	}
-	return &Handler{lookup: lookup, trigger: trigger, verifiers: Verifiers(), log: log, requests: requests}, nil
+	return &Handler{lookup: lookup, trigger: trigger, verifiers: Verifiers(o.googleKeys), log: log, requests: requests}, nil
 }
 
 // NewServer returns an http.Server for h with header, read and size limits.
@@ -99,12 +128,16 @@ func (h *Handler) serve(r *http.Request) (string, int, string) {
 	if !ok {
 		return t.Type, http.StatusNotImplemented, ErrUnsupported.Error()
 	}
-	v, err := verify(r, body, t.Token, t.Events)
-	if err != nil {
+	v, err := verify(r, body, t)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		log.Error(err, "webhook request cannot be verified")
+		return t.Type, http.StatusServiceUnavailable, "verification unavailable"
+	case errors.Is(err, ErrUnauthorized):
 		log.Info("webhook request refused", "reason", err.Error())
-		if errors.Is(err, ErrUnauthorized) {
-			return t.Type, http.StatusUnauthorized, "unauthorized"
-		}
+		return t.Type, http.StatusUnauthorized, "unauthorized"
+	case err != nil:
+		log.Info("webhook request refused", "reason", err.Error())
 		return t.Type, http.StatusBadRequest, "bad request"
 	}
 	if !v.Trigger {

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"hash"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,7 +37,7 @@ func TestHandler(t *testing.T) {
 		"/hook/github":    {Namespace: "ns", Name: "gh", Type: "github", Token: token, Events: []string{"push"}},
 		"/hook/gitlab":    {Namespace: "ns", Name: "gl", Type: "gitlab", Token: token, Events: []string{"Push Hook"}},
 		"/hook/suspended": {Namespace: "ns", Name: "s", Type: "generic", Token: token, Suspended: true},
-		"/hook/quay":      {Namespace: "ns", Name: "q", Type: "quay", Token: token},
+		"/hook/oidc":      {Namespace: "ns", Name: "o", Type: "generic-oidc"},
 	}
 	tests := []struct {
 		name    string
@@ -62,7 +66,7 @@ func TestHandler(t *testing.T) {
 		{"gitlab push", "POST", "/hook/gitlab", body, map[string]string{"X-Gitlab-Token": "s3cret", "X-Gitlab-Event": "Push Hook"}, 200, true},
 		{"gitlab wrong token", "POST", "/hook/gitlab", body, map[string]string{"X-Gitlab-Token": "nope", "X-Gitlab-Event": "Push Hook"}, 401, false},
 		{"gitlab filtered", "POST", "/hook/gitlab", body, map[string]string{"X-Gitlab-Token": "s3cret", "X-Gitlab-Event": "Tag Push Hook"}, 200, false},
-		{"unsupported type", "POST", "/hook/quay", body, nil, 501, false},
+		{"unsupported type", "POST", "/hook/oidc", body, nil, 501, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,30 +103,81 @@ func TestHandler(t *testing.T) {
 	}
 }
 
+// FuzzHandler sends arbitrary bodies and headers to a Receiver of every
+// type: the handler must not fail on its side, and must not trigger unless
+// the request carries the right credential.
 func FuzzHandler(f *testing.F) {
 	f.Add([]byte(`{}`), "sha256=00", "push", "s3cret")
 	f.Add([]byte{}, "", "", "")
-	f.Fuzz(func(t *testing.T, body []byte, sig, event, gitlabToken string) {
-		for _, typ := range []string{"generic", "generic-hmac", "github", "gitlab"} {
+	for _, name := range []string{"bitbucket-server-push.json", "dockerhub-push.json", "quay-push.json",
+		"acr-push.json", "nexus-component.json", "cdevents-change-merged.json", "gcr-push.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, sign(sha256.New, "sha256", []byte("s3cret"), b), "push", "Bearer e30.e30.")
+	}
+	token := []byte("s3cret")
+	keys := func(context.Context, string) (*rsa.PublicKey, error) { return nil, ErrUnauthorized }
+	f.Fuzz(func(t *testing.T, body []byte, sig, event, secret string) {
+		for typ := range Verifiers(keys) {
+			triggered := false
 			h, err := NewHandler(
 				func(context.Context, string) (*Target, error) {
-					return &Target{Type: typ, Token: []byte("s3cret"), Events: []string{"push"}}, nil
+					return &Target{Type: typ, Token: token, Events: []string{"push"}, Email: "a@example.com", Audience: "x"}, nil
 				},
-				func(context.Context, *Target) error { return nil }, logr.Discard(), nil)
+				func(context.Context, *Target) error { triggered = true; return nil },
+				logr.Discard(), nil, WithGoogleKeys(keys))
 			if err != nil {
 				t.Fatal(err)
 			}
 			req := httptest.NewRequest(http.MethodPost, "/hook/x", bytes.NewReader(body))
-			req.Header.Set("X-Signature", sig)
-			req.Header.Set("X-Hub-Signature-256", sig)
-			req.Header.Set("X-GitHub-Event", event)
-			req.Header.Set("X-Gitlab-Token", gitlabToken)
-			req.Header.Set("X-Gitlab-Event", event)
+			for _, k := range []string{"X-Signature", "X-Hub-Signature-256", "X-Hub-Signature", "X-Nexus-Webhook-Signature"} {
+				req.Header.Set(k, sig)
+			}
+			for _, k := range []string{"X-GitHub-Event", "X-Gitlab-Event", "X-Event-Key", "Ce-Type"} {
+				req.Header.Set(k, event)
+			}
+			req.Header.Set("X-Gitlab-Token", secret)
+			req.Header.Set("Authorization", secret)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
-			if typ != "generic" && rec.Code == http.StatusOK && gitlabToken != "s3cret" && typ == "gitlab" {
-				t.Fatalf("gitlab accepted a wrong token")
+			if rec.Code >= 500 {
+				t.Fatalf("%s: code %d", typ, rec.Code)
+			}
+			if !triggered {
+				continue
+			}
+			switch typ {
+			case "gitlab", "harbor":
+				if secret != string(token) {
+					t.Fatalf("%s accepted a wrong token", typ)
+				}
+			case "generic-hmac", "github", "bitbucket":
+				if !fuzzSignatureValid(sig, body, token) {
+					t.Fatalf("%s accepted a wrong signature", typ)
+				}
+			case "nexus":
+				if !fuzzSignatureValid("sha1="+sig, body, token) {
+					t.Fatalf("%s accepted a wrong signature", typ)
+				}
+			case "gcr":
+				t.Fatalf("%s accepted a token no key signs", typ)
 			}
 		}
 	})
+}
+
+// fuzzSignatureValid recomputes "<algo>=<hex>" apart from checkSignature.
+func fuzzSignatureValid(sig string, body, token []byte) bool {
+	algos := map[string]func() hash.Hash{"sha1": sha1.New, "sha256": sha256.New, "sha512": sha512.New}
+	algo, hexSig, _ := strings.Cut(sig, "=")
+	h, ok := algos[algo]
+	got, err := hex.DecodeString(hexSig)
+	if !ok || err != nil {
+		return false
+	}
+	m := hmac.New(h, token)
+	m.Write(body)
+	return bytes.Equal(got, m.Sum(nil))
 }
