@@ -65,12 +65,13 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 func (e *Engine) setupReceiverServer(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	lookup := func(ctx context.Context, path string) (*webhook.Target, error) {
-		rcv, token, err := receiver.Lookup(ctx, c, path)
+		rcv, cred, err := receiver.Lookup(ctx, c, path)
 		if err != nil || rcv == nil {
 			return nil, err
 		}
 		return &webhook.Target{Namespace: rcv.Namespace, Name: rcv.Name, Type: rcv.Spec.Type,
-			Token: token, Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend}, nil
+			Token: cred.Token, Email: cred.Email, Audience: cred.Audience,
+			Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend}, nil
 	}
 	trigger := func(ctx context.Context, t *webhook.Target) error {
 		rcv := &notificationv1.Receiver{}
