@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
 	"github.com/weir-gitops/weir/engine/internal/controller/kustomization"
+	plugincontroller "github.com/weir-gitops/weir/engine/internal/controller/plugin"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
+	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
 
@@ -49,6 +52,11 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Kustomization controller: %w", err)
 	}
+	catalog, err := e.setupPlugins(ctx, mgr)
+	if err != nil {
+		return err
+	}
+	_ = catalog
 	rcv := &receiver.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorderFor(receiver.FieldOwner),
@@ -58,6 +66,39 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		return fmt.Errorf("setting up the Receiver controller: %w", err)
 	}
 	return e.setupReceiverServer(mgr)
+}
+
+// setupPlugins starts the Wasm host and the Plugin controller, and returns
+// the catalog of verified, compiled plugins the stages call.
+func (e *Engine) setupPlugins(ctx context.Context, mgr ctrl.Manager) (*wasm.Catalog, error) {
+	compiled := filepath.Join(e.cfg.PluginCacheDir, "compiled")
+	if err := os.MkdirAll(compiled, 0o755); err != nil {
+		return nil, fmt.Errorf("creating --plugin-cache-dir: %w", err)
+	}
+	host, err := wasm.NewHost(wasm.Options{CacheDir: compiled, Registerer: metrics.Registry, Logger: e.log.WithName("plugin")})
+	if err != nil {
+		return nil, fmt.Errorf("starting the plugin host: %w", err)
+	}
+	catalog := wasm.NewCatalog()
+	// The host lives as long as the manager: close it when the manager stops.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		return host.Close(context.Background())
+	})); err != nil {
+		return nil, err
+	}
+	pc := &plugincontroller.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorderFor(plugincontroller.FieldOwner),
+		Host:     host,
+		Catalog:  catalog,
+		Options: plugincontroller.Options{Concurrent: e.cfg.Concurrent,
+			ModuleDir: filepath.Join(e.cfg.PluginCacheDir, "modules")},
+	}
+	if err := pc.SetupWithManager(ctx, mgr); err != nil {
+		return nil, fmt.Errorf("setting up the Plugin controller: %w", err)
+	}
+	return catalog, nil
 }
 
 // setupReceiverServer serves /hook/ on --receiver-addr: lookups go through
