@@ -44,7 +44,12 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	if err := git.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the GitRepository controller: %w", err)
 	}
+	catalog, err := e.setupPlugins(ctx, mgr)
+	if err != nil {
+		return err
+	}
 	ks := &kustomization.Reconciler{
+		Plugins:  catalog,
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorderFor(kustomization.FieldOwner),
 		Options:  kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs},
@@ -52,11 +57,6 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Kustomization controller: %w", err)
 	}
-	catalog, err := e.setupPlugins(ctx, mgr)
-	if err != nil {
-		return err
-	}
-	_ = catalog
 	rcv := &receiver.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorderFor(receiver.FieldOwner),

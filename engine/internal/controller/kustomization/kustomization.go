@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
@@ -24,6 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/weir-gitops/weir/api/v1alpha1"
+	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
 
@@ -48,6 +51,8 @@ type Options struct {
 type Reconciler struct {
 	client.Client
 	Recorder record.EventRecorder
+	// Plugins serves the verified transform plugins. Nil: transforms off.
+	Plugins *wasm.Catalog
 	Options
 	rm     *ssa.ResourceManager
 	runner *reconcile.Runner[*kustomizev1.Kustomization]
@@ -85,17 +90,21 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	r.rm = ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup})
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
-		Owned:   []string{meta.HealthyCondition},
+		Owned:   []string{meta.HealthyCondition, TransformedCondition},
 		Handled: func(o *kustomizev1.Kustomization, v string) { o.Status.LastHandledReconcileAt = v },
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&kustomizev1.Kustomization{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.forSource),
 			builder.WithPredicates(artifactChanged{})).
 		Watches(&kustomizev1.Kustomization{}, handler.EnqueueRequestsFromMapFunc(r.forDependency),
-			builder.WithPredicates(readyChanged{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).
+			builder.WithPredicates(readyChanged{}))
+	if r.Plugins != nil {
+		b = b.Watches(&v1alpha1.Plugin{}, handler.EnqueueRequestsFromMapFunc(r.forPlugin),
+			builder.WithPredicates(pluginServing{}))
+	}
+	return b.WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).
 		Complete(r)
 }
 
@@ -118,6 +127,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	steps := []reconcile.Step[*kustomizev1.Kustomization]{
 		r.validate, r.checkDependencies,
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.fetch(ctx, o, &s) },
+		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.transform(ctx, o, &s) },
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.apply(ctx, o, &s) },
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.wait(ctx, o, &s) },
 	}
@@ -135,9 +145,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 type state struct {
-	revision string
-	objects  []*unstructured.Unstructured
-	applied  object.ObjMetadataSet
+	revision   string
+	transforms []string // plugin@digest that shaped the objects
+	objects    []*unstructured.Unstructured
+	applied    object.ObjMetadataSet
 }
 
 func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) error {
@@ -234,7 +245,11 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 	o.Status.Inventory = newInv
 	o.Status.LastAppliedRevision = s.revision
 	if changed := cs.String(); changed != "" && r.Recorder != nil {
-		r.Recorder.AnnotatedEventf(o, map[string]string{ownerGroup + "/revision": s.revision}, "Normal", "Progressing", "%s", changed)
+		ann := map[string]string{ownerGroup + "/revision": s.revision}
+		if len(s.transforms) > 0 {
+			ann["weir.dev/transforms"] = strings.Join(s.transforms, ",")
+		}
+		r.Recorder.AnnotatedEventf(o, ann, "Normal", "Progressing", "%s", changed)
 	}
 	return nil
 }

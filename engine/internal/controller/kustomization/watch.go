@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/weir-gitops/weir/api/v1alpha1"
 )
 
 func sourceKey(k *kustomizev1.Kustomization) string {
@@ -73,4 +75,18 @@ func (readyChanged) Update(e event.UpdateEvent) bool {
 		return false
 	}
 	return conditions.IsReady(n) && (!conditions.IsReady(o) || o.Status.LastAppliedRevision != n.Status.LastAppliedRevision)
+}
+
+// pluginServing passes Plugin updates that change what a transform does:
+// a new served digest, Ready turning true, or a new spec.
+type pluginServing struct{ predicate.Funcs }
+
+func (pluginServing) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*v1alpha1.Plugin)
+	n, ok2 := e.ObjectNew.(*v1alpha1.Plugin)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return o.Status.Digest != n.Status.Digest || o.Generation != n.Generation ||
+		(conditions.IsReady(n) && !conditions.IsReady(o))
 }
