@@ -1,13 +1,17 @@
 package kustomization
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -19,7 +23,7 @@ var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // build renders spec.path of the artifact in fs. A directory without a
 // kustomization file gets one listing its YAML files, as Flux generates it;
 // the spec's overlays go into a wrapper kustomization around the path.
-func build(fs filesys.FileSystem, k *kustomizev1.Kustomization) ([]*unstructured.Unstructured, error) {
+func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kustomizev1.Kustomization, strict bool) ([]*unstructured.Unstructured, error) {
 	root := path.Join(srcRoot, path.Clean("/"+k.Spec.Path))
 	if !fs.IsDir(root) {
 		return nil, fmt.Errorf("kustomization path not found: %s", k.Spec.Path)
@@ -40,6 +44,16 @@ func build(fs filesys.FileSystem, k *kustomizev1.Kustomization) ([]*unstructured
 			kp.Target = &types.Selector{ResId: resIDFromSelector(p.Target), AnnotationSelector: p.Target.AnnotationSelector, LabelSelector: p.Target.LabelSelector}
 		}
 		wrapper.Patches = append(wrapper.Patches, kp)
+	}
+	for _, comp := range k.Spec.Components {
+		p := path.Join(root, comp)
+		if !fs.Exists(p) {
+			if k.Spec.IgnoreMissingComponents {
+				continue
+			}
+			return nil, fmt.Errorf("component not found: %s", comp)
+		}
+		wrapper.Components = append(wrapper.Components, ".."+p)
 	}
 	for _, img := range k.Spec.Images {
 		wrapper.Images = append(wrapper.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
@@ -68,8 +82,25 @@ func build(fs filesys.FileSystem, k *kustomizev1.Kustomization) ([]*unstructured
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build failed: %w", err)
 	}
+	var kobj unstructured.Unstructured
+	if k.Spec.PostBuild != nil {
+		if kobj.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(k); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]*unstructured.Unstructured, 0, resMap.Size())
 	for _, r := range resMap.Resources() {
+		if k.Spec.PostBuild != nil {
+			// Flux's own substitution: envsubst syntax, substituteFrom
+			// ConfigMaps and Secrets, the substitute: disabled opt-out.
+			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, r, fluxkustomize.SubstituteWithStrict(strict))
+			if err != nil {
+				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
+			}
+			if sub != nil {
+				r = sub
+			}
+		}
 		m, err := r.Map()
 		if err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", r.CurId(), err)

@@ -45,6 +45,9 @@ type Options struct {
 	Concurrent           int
 	NoCrossNamespaceRefs bool
 	HTTPClient           *http.Client
+	// StrictSubstitutions fails a build that references a variable no
+	// source sets, like Flux's StrictPostBuildSubstitutions feature gate.
+	StrictSubstitutions bool
 }
 
 // Reconciler reconciles Kustomizations.
@@ -157,8 +160,6 @@ func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) e
 		return reconcile.Stall(meta.ArtifactFailedReason, fmt.Errorf("source kind %s is not supported yet", o.Spec.SourceRef.Kind))
 	case r.NoCrossNamespaceRefs && o.Spec.SourceRef.Namespace != "" && o.Spec.SourceRef.Namespace != o.Namespace:
 		return reconcile.Stall("AccessDenied", fmt.Errorf("can't access '%s/%s', cross-namespace references have been blocked", o.Spec.SourceRef.Kind, sourceKey(o)))
-	case o.Spec.PostBuild != nil:
-		return reconcile.Stall(meta.BuildFailedReason, errors.New("spec.postBuild is not supported yet: refusing to apply unsubstituted manifests"))
 	case o.Spec.Decryption != nil:
 		return reconcile.Stall(meta.BuildFailedReason, errors.New("spec.decryption is not supported yet: refusing to apply encrypted manifests"))
 	case o.Spec.ServiceAccountName != "" || o.Spec.KubeConfig != nil:
@@ -203,7 +204,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
 	}
-	objs, err := build(fs, o)
+	objs, err := build(ctx, r.Client, fs, o, r.StrictSubstitutions)
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}

@@ -211,8 +211,14 @@ func TestArtifactAndBuildFailures(t *testing.T) {
 		{"missing-path", "./nope", meta.BuildFailedReason, "kustomization path not found", nil},
 		{"escape", "./bad", meta.BuildFailedReason, "kustomize build failed", nil},
 		{"missing-source", "./ok", meta.ArtifactFailedReason, "not found", func(k *kustomizev1.Kustomization) { k.Spec.SourceRef.Name = "absent" }},
-		{"postbuild", "./ok", meta.BuildFailedReason, "spec.postBuild is not supported yet", func(k *kustomizev1.Kustomization) {
-			k.Spec.PostBuild = &kustomizev1.PostBuild{Substitute: map[string]string{"a": "b"}}
+		{"substitute-from-missing", "./ok", meta.BuildFailedReason, "substitute from 'ConfigMap/absent'", func(k *kustomizev1.Kustomization) {
+			k.Spec.PostBuild = &kustomizev1.PostBuild{SubstituteFrom: []kustomizev1.SubstituteReference{{Kind: "ConfigMap", Name: "absent"}}}
+		}},
+		{"bad-var-name", "./ok", meta.BuildFailedReason, "var name is invalid", func(k *kustomizev1.Kustomization) {
+			k.Spec.PostBuild = &kustomizev1.PostBuild{Substitute: map[string]string{"not-valid": "x"}}
+		}},
+		{"missing-component", "./ok", meta.BuildFailedReason, "component not found: ../nope", func(k *kustomizev1.Kustomization) {
+			k.Spec.Components = []string{"../nope"}
 		}},
 	}
 	for _, tt := range tests {
