@@ -27,7 +27,9 @@ type Options struct {
 	// Logger receives guest logs and captured stdout/stderr.
 	Logger logr.Logger
 	// HTTPClient performs http_call requests. Nil: a client with no proxy
-	// that re-checks allowedHosts on every redirect.
+	// that refuses private and loopback addresses allowedHosts does not name
+	// as IP literals (or localhost). allowedHosts is re-checked on every
+	// redirect whichever client is used.
 	HTTPClient *http.Client
 	// NoInterrupt compiles guests without the per-loop context checks that
 	// let a timeout stop a running call (wazero WithCloseOnContextDone).
@@ -83,7 +85,7 @@ func NewHost(opts Options) (*Host, error) {
 		h.cache = wazero.NewCompilationCache()
 	}
 	if h.client == nil {
-		h.client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}
+		h.client = defaultHTTPClient()
 	}
 	return h, nil
 }

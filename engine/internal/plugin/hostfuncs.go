@@ -136,7 +136,7 @@ func (st *callState) httpCall(ctx context.Context, m api.Module, ptr, n uint32) 
 	if method == "" {
 		method = http.MethodGet
 	}
-	hreq, err := http.NewRequestWithContext(ctx, method, u.String(), strings.NewReader(req.Body))
+	hreq, err := http.NewRequestWithContext(withPrivateAllowed(ctx, st.allowed), method, u.String(), strings.NewReader(req.Body))
 	if err != nil {
 		return nil, abi.CodeBadInput
 	}
@@ -156,6 +156,10 @@ func (st *callState) httpCall(ctx context.Context, m api.Module, ptr, n uint32) 
 	hresp, err := client.Do(hreq)
 	if err != nil {
 		if errors.Is(err, errDeniedRedirect) {
+			return nil, abi.CodeDenied
+		}
+		if errors.Is(err, errPrivateAddress) {
+			st.log.Info("refused http_call to a private address not named in allowedHosts", "host", u.Host)
 			return nil, abi.CodeDenied
 		}
 		return nil, abi.CodeUnavailable
