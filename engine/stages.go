@@ -11,6 +11,7 @@ import (
 	"time"
 
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -20,6 +21,7 @@ import (
 	"github.com/weir-gitops/weir/engine/internal/controller/kustomization"
 	plugincontroller "github.com/weir-gitops/weir/engine/internal/controller/plugin"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
+	"github.com/weir-gitops/weir/engine/internal/notify"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
@@ -30,13 +32,27 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	if err := os.MkdirAll(e.cfg.StoragePath, 0o755); err != nil {
 		return fmt.Errorf("creating --storage-path: %w", err)
 	}
+	catalog, err := e.setupPlugins(ctx, mgr)
+	if err != nil {
+		return err
+	}
+	events, err := notify.New(mgr.GetClient(), catalog, notify.Options{}, metrics.Registry, e.log.WithName("notify"))
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(events); err != nil {
+		return fmt.Errorf("adding the notification dispatcher: %w", err)
+	}
+	recorder := func(name string) record.EventRecorder {
+		return events.Recorder(mgr.GetEventRecorderFor(name), name, mgr.GetScheme())
+	}
 	storage := &gitrepository.DiskStorage{Root: e.cfg.StoragePath, BaseURL: "http://" + e.cfg.AdvertisedStorageAddr()}
 	if err := mgr.Add(httpServer("artifacts", e.cfg.StorageAddr, storage.Handler())); err != nil {
 		return fmt.Errorf("adding the artifact server: %w", err)
 	}
 	git := &gitrepository.Reconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor(gitrepository.FieldOwner),
+		Recorder: recorder(gitrepository.FieldOwner),
 		Fetcher:  gitrepository.GoGit{},
 		Storage:  storage,
 		Options:  gitrepository.Options{Concurrent: e.cfg.Concurrent, ArtifactRetention: 2, JitterPercent: 5},
@@ -44,14 +60,10 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	if err := git.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the GitRepository controller: %w", err)
 	}
-	catalog, err := e.setupPlugins(ctx, mgr)
-	if err != nil {
-		return err
-	}
 	ks := &kustomization.Reconciler{
 		Plugins:  catalog,
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor(kustomization.FieldOwner),
+		Recorder: recorder(kustomization.FieldOwner),
 		Options:  kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs},
 	}
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
@@ -59,7 +71,7 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	rcv := &receiver.Reconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorderFor(receiver.FieldOwner),
+		Recorder: recorder(receiver.FieldOwner),
 		Options:  receiver.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs},
 	}
 	if err := rcv.SetupWithManager(ctx, mgr); err != nil {
