@@ -237,6 +237,9 @@ func TestSuspendResumeOnAPIServer(t *testing.T) {
 
 	err := c.Reconcile(ctx, k, key, time.Second)
 	g.Expect(errors.Is(err, ErrSuspended)).To(BeTrue(), "%v", err)
+	err = c.ReconcileWithSource(ctx, key, time.Second)
+	g.Expect(errors.Is(err, ErrSuspended)).To(BeTrue(), "%v", err)
+	g.Expect(errOut.String()).NotTo(ContainSubstring("annotating"), "nothing is annotated for a suspended object")
 
 	playController(t, k, key, metav1.ConditionTrue, "Applied revision: "+revision, map[string]any{"lastAppliedRevision": revision})
 	errOut.Reset()

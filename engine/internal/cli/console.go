@@ -53,6 +53,8 @@ func (c Connection) Open() (client.Client, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	// kubectl's limits: a wait polls, and get all lists four kinds at once.
+	cfg.QPS, cfg.Burst = 50, 300
 	kc, err := client.New(rest.AddUserAgent(cfg, "weir-engine-cli"), client.Options{Scheme: s})
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the client: %w", err)

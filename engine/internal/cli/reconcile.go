@@ -10,6 +10,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -49,6 +50,10 @@ func (c *Console) ReconcileWithSource(ctx context.Context, key types.NamespacedN
 	ks := &kustomizev1.Kustomization{}
 	if err := c.kube.Get(ctx, key, ks); err != nil {
 		return fmt.Errorf("getting Kustomization %s: %w", key, err)
+	}
+	if ks.Spec.Suspend {
+		// Checked before the source is touched, not only after it.
+		return fmt.Errorf("Kustomization %s %w", key, ErrSuspended)
 	}
 	src := ks.Spec.SourceRef
 	if src.Kind != sourcev1.GitRepositoryKind {
@@ -137,26 +142,38 @@ func (c *Console) wait(ctx context.Context, k Kind, key types.NamespacedName, to
 	defer cancel()
 	tick := time.NewTicker(c.poll)
 	defer tick.Stop()
-	var last *metav1.Condition
+	var (
+		last    *metav1.Condition
+		lastErr error
+	)
 	for {
 		obj := k.newObject()
-		if err := c.kube.Get(ctx, key, obj); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("getting %s %s: %w", k.Kind, key, err)
-		}
-		st := k.status(obj)
-		ready := apimeta.FindStatusCondition(st.Conditions, meta.ReadyCondition)
-		if ready != nil {
-			last = ready
-		}
-		if st.LastHandledReconcileAt == token && st.ObservedGeneration >= obj.GetGeneration() &&
-			ready != nil && ready.Status != metav1.ConditionUnknown {
-			return c.done(k, key, st, ready)
+		switch err := c.kube.Get(ctx, key, obj); {
+		case apierrors.IsNotFound(err):
+			return fmt.Errorf("%s %s was deleted while waiting: %w", k.Kind, key, err)
+		case err != nil:
+			// A failed read (a network blip, the client's rate limiter near
+			// the deadline) is retried until the timeout.
+			lastErr = err
+		default:
+			st := k.status(obj)
+			ready := apimeta.FindStatusCondition(st.Conditions, meta.ReadyCondition)
+			if ready != nil {
+				last = ready
+			}
+			if st.LastHandledReconcileAt == token && st.ObservedGeneration >= obj.GetGeneration() &&
+				ready != nil && ready.Status != metav1.ConditionUnknown {
+				return c.done(k, key, st, ready)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			msg := "no Ready condition yet"
 			if last != nil {
 				msg = fmt.Sprintf("Ready=%s: %s", last.Status, oneLine(last.Message))
+			}
+			if lastErr != nil {
+				msg += "; last read failed: " + oneLine(lastErr.Error())
 			}
 			return fmt.Errorf("timed out after %s waiting for %s %s to be reconciled (%s): %w", timeout, k.Kind, key, msg, ctx.Err())
 		case <-tick.C:
