@@ -24,7 +24,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see --help)", err)
 	})
-	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout), cli.NewPluginCmd(stdout, stderr))
+	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout),
+		newGetCmd(stdout, stderr), newTreeCmd(stdout, stderr), newReconcileCmd(stdout, stderr),
+		newSuspendCmd(stdout, stderr), newResumeCmd(stdout, stderr), newEventsCmd(stdout, stderr),
+		cli.NewPluginCmd(stdout, stderr))
 	return root
 }
 
