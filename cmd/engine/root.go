@@ -25,9 +25,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		return fmt.Errorf("%w (see --help)", err)
 	})
 	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout),
-		newGetCmd(stdout, stderr), newTreeCmd(stdout, stderr), newReconcileCmd(stdout, stderr),
-		newSuspendCmd(stdout, stderr), newResumeCmd(stdout, stderr), newEventsCmd(stdout, stderr),
 		cli.NewPluginCmd(stdout, stderr))
+	root.AddCommand(cli.NewDailyCmds(stdout, stderr)...)
 	return root
 }
 

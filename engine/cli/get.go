@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"io"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-gitops/weir/engine"
+	console "github.com/weir-gitops/weir/engine/internal/cli"
 )
 
 func newGetCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -27,10 +27,10 @@ whole objects. Colour is used only when stdout is a terminal and NO_COLOR is not
 	}
 	flags.bind(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVarP(&all, "all-namespaces", "A", false, "List in all namespaces, with a NAMESPACE column.")
-	cmd.PersistentFlags().StringVarP(&output, "output", "o", string(engine.CLIFormatTable), "Output format: table, json or yaml.")
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", string(console.FormatTable), "Output format: table, json or yaml.")
 
-	run := func(cmd *cobra.Command, kinds []engine.CLIKind, name string) error {
-		format, err := engine.ParseCLIFormat(output)
+	run := func(cmd *cobra.Command, kinds []console.Kind, name string) error {
+		format, err := console.ParseFormat(output)
 		if err != nil {
 			return err
 		}
@@ -38,9 +38,9 @@ whole objects. Colour is used only when stdout is a terminal and NO_COLOR is not
 		if err != nil {
 			return err
 		}
-		return c.Get(cmd.Context(), engine.CLIGetQuery{Kinds: kinds, Namespace: ns, AllNamespaces: all, Name: name, Format: format})
+		return c.Get(cmd.Context(), console.GetQuery{Kinds: kinds, Namespace: ns, AllNamespaces: all, Name: name, Format: format})
 	}
-	for _, k := range engine.CLIKinds() {
+	for _, k := range console.Kinds() {
 		use := k.Plural + " [NAME]"
 		if k.Singular == "source" {
 			use = k.Plural + " [git|all] [NAME]"
@@ -61,7 +61,7 @@ whole objects. Colour is used only when stdout is a terminal and NO_COLOR is not
 				if len(args) == 1 {
 					name = args[0]
 				}
-				return run(cmd, []engine.CLIKind{k}, name)
+				return run(cmd, []console.Kind{k}, name)
 			},
 		})
 	}
@@ -69,7 +69,7 @@ whole objects. Colour is used only when stdout is a terminal and NO_COLOR is not
 		Use:   "all",
 		Short: "Show objects of every kind, one table per kind",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return run(cmd, engine.CLIKinds(), "") },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return run(cmd, console.Kinds(), "") },
 	})
 	return cmd
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"io"
@@ -7,15 +7,15 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/weir-gitops/weir/engine"
+	console "github.com/weir-gitops/weir/engine/internal/cli"
 )
 
 const defaultWaitTimeout = 5 * time.Minute
 
 // kindCommands adds one subcommand per kind to parent; run gets a connected
 // Console, the kind and the object's key.
-func kindCommands(parent *cobra.Command, flags *clusterFlags, stdout, stderr io.Writer, short string, run func(*cobra.Command, *engine.CLIConsole, engine.CLIKind, types.NamespacedName) error) {
-	for _, k := range engine.CLIKinds() {
+func kindCommands(parent *cobra.Command, flags *clusterFlags, stdout, stderr io.Writer, short string, run func(*cobra.Command, *console.Console, console.Kind, types.NamespacedName) error) {
+	for _, k := range console.Kinds() {
 		use := k.Singular + " NAME"
 		if k.Singular == "source" {
 			use = "source [git] NAME"
@@ -57,7 +57,7 @@ when Ready is False, when the object is suspended, or on timeout.`,
 	}
 	flags.bind(cmd.PersistentFlags())
 	cmd.PersistentFlags().DurationVar(&timeout, "timeout", defaultWaitTimeout, "How long to wait for the reconciliation.")
-	kindCommands(cmd, &flags, stdout, stderr, "Reconcile", func(cmd *cobra.Command, c *engine.CLIConsole, k engine.CLIKind, key types.NamespacedName) error {
+	kindCommands(cmd, &flags, stdout, stderr, "Reconcile", func(cmd *cobra.Command, c *console.Console, k console.Kind, key types.NamespacedName) error {
 		if withSource && k.Singular == "kustomization" {
 			return c.ReconcileWithSource(cmd.Context(), key, timeout)
 		}
@@ -79,7 +79,7 @@ func newSuspendCmd(stdout, stderr io.Writer) *cobra.Command {
 		Example: "  engine suspend ks apps",
 	}
 	flags.bind(cmd.PersistentFlags())
-	kindCommands(cmd, &flags, stdout, stderr, "Suspend", func(cmd *cobra.Command, c *engine.CLIConsole, k engine.CLIKind, key types.NamespacedName) error {
+	kindCommands(cmd, &flags, stdout, stderr, "Suspend", func(cmd *cobra.Command, c *console.Console, k console.Kind, key types.NamespacedName) error {
 		return c.Suspend(cmd.Context(), k, key)
 	})
 	return cmd
@@ -100,7 +100,7 @@ func newResumeCmd(stdout, stderr io.Writer) *cobra.Command {
 	flags.bind(cmd.PersistentFlags())
 	cmd.PersistentFlags().DurationVar(&timeout, "timeout", defaultWaitTimeout, "How long to wait for the reconciliation.")
 	cmd.PersistentFlags().BoolVar(&wait, "wait", true, "Wait for the reconciliation that resuming requests.")
-	kindCommands(cmd, &flags, stdout, stderr, "Resume", func(cmd *cobra.Command, c *engine.CLIConsole, k engine.CLIKind, key types.NamespacedName) error {
+	kindCommands(cmd, &flags, stdout, stderr, "Resume", func(cmd *cobra.Command, c *console.Console, k console.Kind, key types.NamespacedName) error {
 		return c.Resume(cmd.Context(), k, key, wait, timeout)
 	})
 	return cmd

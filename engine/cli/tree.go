@@ -1,11 +1,11 @@
-package main
+package cli
 
 import (
 	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-gitops/weir/engine"
+	console "github.com/weir-gitops/weir/engine/internal/cli"
 )
 
 func newTreeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -18,7 +18,7 @@ func newTreeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Show the objects a Kustomization applied, from its inventory, like flux tree",
 	}
 	flags.bind(cmd.PersistentFlags())
-	cmd.PersistentFlags().StringVarP(&output, "output", "o", string(engine.CLIFormatTable), "Output format: table (a tree), json or yaml.")
+	cmd.PersistentFlags().StringVarP(&output, "output", "o", string(console.FormatTable), "Output format: table (a tree), json or yaml.")
 	cmd.AddCommand(&cobra.Command{
 		Use:     "kustomization NAME",
 		Aliases: []string{"ks", "kustomizations"},
@@ -26,7 +26,7 @@ func newTreeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Example: "  engine tree ks apps -n flux-system",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := engine.ParseCLIFormat(output)
+			format, err := console.ParseFormat(output)
 			if err != nil {
 				return err
 			}

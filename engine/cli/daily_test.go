@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // unreachableKubeconfig names an API server nobody listens on, in namespace
@@ -37,7 +39,10 @@ current-context: ctx
 
 func execute(args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	cmd := newRootCmd(&out, &errOut)
+	cmd := &cobra.Command{Use: "engine", SilenceUsage: true, SilenceErrors: true}
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.AddCommand(NewDailyCmds(&out, &errOut)...)
 	cmd.SetArgs(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

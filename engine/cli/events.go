@@ -1,17 +1,17 @@
-package main
+package cli
 
 import (
 	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-gitops/weir/engine"
+	console "github.com/weir-gitops/weir/engine/internal/cli"
 )
 
 func newEventsCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		flags clusterFlags
-		q     engine.CLIEventQuery
+		q     console.EventQuery
 	)
 	cmd := &cobra.Command{
 		Use:   "events",
