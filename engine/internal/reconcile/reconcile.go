@@ -39,6 +39,23 @@ func Retry(reason string, err error) error { return &Error{Reason: reason, Err: 
 // Stall wraps err as a failure that waits for the object to change.
 func Stall(reason string, err error) error { return &Error{Reason: reason, Err: err, Stalled: true} }
 
+// PendingError says the reconcile is progressing and must wait: Ready
+// becomes Unknown with Reason and the message, Reconciling stays True, no
+// warning event is recorded and the object is requeued after After (a
+// safety net: watches usually requeue it sooner).
+type PendingError struct {
+	Reason string
+	Msg    string
+	After  time.Duration
+}
+
+func (e *PendingError) Error() string { return e.Msg }
+
+// Pending returns a PendingError.
+func Pending(reason, msg string, after time.Duration) error {
+	return &PendingError{Reason: reason, Msg: msg, After: after}
+}
+
 // Step is one ordered piece of a reconcile. It may set conditions of its
 // own on obj; Ready is summarized by Run.
 type Step[T Object] func(ctx context.Context, obj T) error
@@ -86,6 +103,12 @@ func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T
 
 	for _, step := range steps {
 		if err := step(ctx, obj); err != nil {
+			var pe *PendingError
+			if errors.As(err, &pe) {
+				conditions.MarkUnknown(obj, meta.ReadyCondition, pe.Reason, "%s", pe.Msg)
+				conditions.MarkReconciling(obj, pe.Reason, "%s", pe.Msg)
+				return ctrl.Result{RequeueAfter: pe.After}, nil
+			}
 			var se *Error
 			if !errors.As(err, &se) {
 				se = &Error{Reason: meta.ReconciliationFailedReason, Err: err}

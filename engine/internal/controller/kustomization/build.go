@@ -101,11 +101,17 @@ func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kusto
 				r = sub
 			}
 		}
-		m, err := r.Map()
+		// Through JSON, so numbers are int64 or float64 as unstructured
+		// objects require (kyaml's own map holds int).
+		b, err := r.MarshalJSON()
 		if err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", r.CurId(), err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(b); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", r.CurId(), err)
 		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+		out = append(out, u)
 	}
 	return out, nil
 }

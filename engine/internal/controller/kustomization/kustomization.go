@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -57,8 +58,12 @@ type Reconciler struct {
 	// Plugins serves the verified transform plugins. Nil: transforms off.
 	Plugins *wasm.Catalog
 	Options
-	rm     *ssa.ResourceManager
-	runner *reconcile.Runner[*kustomizev1.Kustomization]
+	rm        *ssa.ResourceManager
+	runner    *reconcile.Runner[*kustomizev1.Kustomization]
+	cache     cache.Cache
+	apiReader client.Reader
+	ctrl      controller.Controller
+	waiters   *waiters
 }
 
 // SetupWithManager registers the controller. A new source artifact or a
@@ -89,6 +94,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.HTTPClient == nil {
 		r.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
 	}
+	r.cache, r.apiReader, r.waiters = mgr.GetCache(), mgr.GetAPIReader(), newWaiters()
 	poller := polling.NewStatusPoller(mgr.GetClient(), mgr.GetRESTMapper(), polling.Options{})
 	r.rm = ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup})
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
@@ -107,8 +113,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		b = b.Watches(&v1alpha1.Plugin{}, handler.EnqueueRequestsFromMapFunc(r.forPlugin),
 			builder.WithPredicates(pluginServing{}))
 	}
-	return b.WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).
-		Complete(r)
+	c, err := b.WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).Build(r)
+	if err != nil {
+		return err
+	}
+	r.ctrl = c
+	return nil
 }
 
 // Reconcile applies one Kustomization.
@@ -118,12 +128,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
+		r.waiters.clear(req.NamespacedName)
 		return r.finalize(ctx, obj)
 	}
 	if err := reconcile.AddFinalizer(ctx, r.Client, obj, finalizer); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if obj.Spec.Suspend {
+		r.waiters.clear(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	var s state
@@ -139,15 +151,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			Message: "Applied revision: " + s.revision, RequeueAfter: o.Spec.Interval.Duration}
 	})
 	var se *reconcile.Error
-	if errors.As(err, &se) && se.Reason == meta.DependencyNotReadyReason {
-		// Dependencies enqueue this object when they become ready; the
-		// retry interval is only a safety net.
+	if errors.As(err, &se) && (se.Reason == meta.DependencyNotReadyReason || se.Reason == meta.HealthCheckFailedReason) {
+		// Dependencies enqueue this object when they become ready; a failed
+		// health check is retried at the retry interval, as Flux does, not
+		// at once (which would re-apply and restart the wait in a loop).
 		return ctrl.Result{RequeueAfter: obj.GetRetryInterval()}, nil
 	}
 	return res, err
 }
 
 type state struct {
+	// resume is set when a waiting Kustomization is requeued by a watch
+	// and nothing changed: only health is judged again.
+	resume     *waitState
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
 	objects    []*unstructured.Unstructured
@@ -200,6 +216,11 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	s.revision = a.Revision
 	o.Status.LastAttemptedRevision = a.Revision
+	if ws, ok := r.waiters.get(client.ObjectKeyFromObject(o)); ok && ws.revision == a.Revision &&
+		ws.generation == o.Generation && ws.requested == o.Annotations[meta.ReconcileRequestAnnotation] {
+		s.resume = ws
+		return nil
+	}
 	fs, err := fetchArtifact(ctx, r.HTTPClient, a.URL, a.Digest)
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
@@ -221,6 +242,10 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 }
 
 func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
+	if s.resume != nil {
+		s.applied, s.transforms = s.resume.applied, s.resume.transforms
+		return nil
+	}
 	opts := ssa.DefaultApplyOptions()
 	opts.Force = o.Spec.Force
 	opts.ExclusionSelector = map[string]string{ownerGroup + "/reconcile": "disabled"}
@@ -252,19 +277,6 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		}
 		r.Recorder.AnnotatedEventf(o, ann, "Normal", "Progressing", "%s", changed)
 	}
-	return nil
-}
-
-func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
-	if !o.Spec.Wait {
-		return nil
-	}
-	timeout := o.GetTimeout()
-	if err := r.rm.WaitForSetWithContext(ctx, s.applied, ssa.WaitOptions{Interval: time.Second, Timeout: timeout, FailFast: true}); err != nil {
-		conditions.MarkFalse(o, meta.HealthyCondition, meta.HealthCheckFailedReason, "%s", err.Error())
-		return reconcile.Retry(meta.HealthCheckFailedReason, fmt.Errorf("health check failed after %s: %w", timeout, err))
-	}
-	conditions.MarkTrue(o, meta.HealthyCondition, meta.SucceededReason, "Health check passed")
 	return nil
 }
 

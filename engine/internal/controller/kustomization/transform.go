@@ -72,7 +72,7 @@ func selects(sel *metav1.LabelSelector, o client.Object) (bool, error) {
 // transform runs the matching transform plugins over the built objects.
 // Any failure leaves nothing applied and nothing pruned.
 func (r *Reconciler) transform(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
-	if r.Plugins == nil {
+	if r.Plugins == nil || s.resume != nil {
 		return nil
 	}
 	plugins, err := r.transformPlugins(ctx, o)
@@ -195,15 +195,23 @@ func results(rs []abi.Result) string {
 // Plugin that becomes ready, or serves a new digest, applies at once.
 func (r *Reconciler) forPlugin(ctx context.Context, obj client.Object) []ctrl.Request {
 	p, ok := obj.(*v1alpha1.Plugin)
-	if !ok || p.Spec.Transform == nil {
+	if !ok {
 		return nil
+	}
+	var reqs []ctrl.Request
+	if p.Spec.Health != nil {
+		for _, k := range r.waiters.inNamespace(p.Namespace) {
+			reqs = append(reqs, ctrl.Request{NamespacedName: k})
+		}
+	}
+	if p.Spec.Transform == nil {
+		return reqs
 	}
 	var list kustomizev1.KustomizationList
 	if err := r.List(ctx, &list, client.InNamespace(p.Namespace)); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "listing kustomizations for a plugin")
-		return nil
+		return reqs
 	}
-	var reqs []ctrl.Request
 	for i := range list.Items {
 		if ok, _ := selects(p.Spec.Transform.Selector, &list.Items[i]); ok {
 			reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
