@@ -40,6 +40,8 @@ type Config struct {
 	LogLevel                    string
 	LogFormat                   string
 	ClusterConnectTimeout       time.Duration
+	KubeAPIQPS                  float32
+	KubeAPIBurst                int
 }
 
 // DefaultConfig returns the defaults the flags start from.
@@ -60,6 +62,8 @@ func DefaultConfig() Config {
 		LogLevel:                    "info",
 		LogFormat:                   "json",
 		ClusterConnectTimeout:       10 * time.Second,
+		KubeAPIQPS:                  100,
+		KubeAPIBurst:                300,
 	}
 }
 
@@ -89,6 +93,8 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or console.")
 	fs.DurationVar(&c.ClusterConnectTimeout, "cluster-connect-timeout", c.ClusterConnectTimeout, "How long to wait for the API server at start.")
+	fs.Float32Var(&c.KubeAPIQPS, "kube-api-qps", c.KubeAPIQPS, "Requests per second to the API server, client side.")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Burst of requests to the API server, client side.")
 }
 
 // Validate checks every field and returns all problems at once.
@@ -111,6 +117,9 @@ func (c *Config) Validate() error {
 		if err := checkAddr(c.StorageAdvAddr); err != nil {
 			bad("storage-adv-addr", "%v", err)
 		}
+	}
+	if c.KubeAPIQPS <= 0 || c.KubeAPIBurst <= 0 {
+		bad("kube-api-qps", "and --kube-api-burst must be positive, got %v and %d", c.KubeAPIQPS, c.KubeAPIBurst)
 	}
 	if c.Concurrent < 1 || c.Concurrent > 1000 {
 		bad("concurrent", "must be between 1 and 1000, got %d", c.Concurrent)

@@ -64,6 +64,8 @@ func newWithREST(cfg Config, restCfg *rest.Config, log logr.Logger) (*Engine, er
 	if _, err := dc.ServerVersion(); err != nil {
 		return nil, fmt.Errorf("%w at %s: %s", ErrClusterUnreachable, restCfg.Host, oneLine(err))
 	}
+	restCfg = rest.CopyConfig(restCfg)
+	restCfg.QPS, restCfg.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
 	return &Engine{cfg: cfg, restCfg: restCfg, log: log}, nil
 }
 

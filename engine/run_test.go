@@ -26,7 +26,7 @@ import (
 )
 
 // buildEngine builds cmd/engine once per test binary run.
-func buildEngine(t *testing.T) string {
+func buildEngine(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "engine")
 	cmd := exec.Command("go", "build", "-o", bin, "../cmd/engine")
@@ -36,7 +36,7 @@ func buildEngine(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

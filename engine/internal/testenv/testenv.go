@@ -76,7 +76,12 @@ func Main(m *testing.M, env **Env) {
 // deletes it when the test ends.
 func (e *Env) Namespace(t testing.TB) string {
 	t.Helper()
-	base := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	base := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
 	if len(base) > 40 {
 		base = base[:40]
 	}

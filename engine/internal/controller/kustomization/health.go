@@ -45,6 +45,7 @@ type waitState struct {
 	checked    []object.ObjMetadata
 	start      time.Time
 	transforms []string
+	inventory  *kustomizev1.ResourceInventory
 	requested  string // reconcile.fluxcd.io/requestedAt when the wait began
 }
 
@@ -142,10 +143,13 @@ func (r *Reconciler) ensureWatch(gvk schema.GroupVersionKind) error {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
 	err := r.ctrl.Watch(source.Kind[client.Object](r.cache, u, handler.EnqueueRequestsFromMapFunc(
-		func(_ context.Context, o client.Object) []ctrl.Request {
+		func(ctx context.Context, o client.Object) []ctrl.Request {
 			var reqs []ctrl.Request
 			for _, k := range r.waiters.waitingOn(gvk.GroupKind(), o.GetNamespace(), o.GetName()) {
 				reqs = append(reqs, ctrl.Request{NamespacedName: k})
+			}
+			if len(reqs) > 0 {
+				ctrl.LoggerFrom(ctx).V(1).Info("health watch requeue", "object", o.GetNamespace()+"/"+o.GetName(), "kustomizations", len(reqs), "rv", o.GetResourceVersion())
 			}
 			return reqs
 		})))
@@ -274,12 +278,13 @@ func celEvaluators(o *kustomizev1.Kustomization) (map[schema.GroupKind]*cel.Stat
 	return out, nil
 }
 
-// versions maps each applied object's group/kind to the version it was
-// applied with, for typed cache reads.
-func versions(o *kustomizev1.Kustomization) map[schema.GroupKind]string {
+// versions maps each group/kind to the version it was applied with (from
+// the inventory this reconcile wrote, never a possibly stale cached status)
+// and adds the versions spec.healthChecks names, for typed cache reads.
+func versions(o *kustomizev1.Kustomization, inv *kustomizev1.ResourceInventory) map[schema.GroupKind]string {
 	out := map[schema.GroupKind]string{}
-	if o.Status.Inventory != nil {
-		for _, e := range o.Status.Inventory.Entries {
+	if inv != nil {
+		for _, e := range inv.Entries {
 			if m, err := object.ParseObjMetadata(e.ID); err == nil {
 				out[m.GroupKind] = e.Version
 			}
@@ -317,7 +322,17 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 	if err != nil {
 		return reconcile.Stall(meta.HealthCheckFailedReason, err)
 	}
-	vers := versions(o)
+	vers := versions(o, s.inventory)
+	start := time.Now()
+	if ws := s.resume; ws != nil {
+		start = ws.start
+	}
+	// Register the wait before reading the cache: an informer updates its
+	// store before it calls the handlers, so a change that lands before
+	// this point is seen by the reads below, and one that lands after it
+	// requeues through waitingOn. Nothing is lost in between.
+	r.waiters.set(key, &waitState{revision: s.revision, generation: o.Generation, applied: s.applied,
+		checked: todo, start: start, transforms: s.transforms, inventory: s.inventory, requested: o.Annotations[meta.ReconcileRequestAnnotation]})
 	var pending, failed []string
 	for _, m := range todo {
 		_, claimed := plugins[m.GroupKind.WithVersion(vers[m.GroupKind]).GroupVersion().String()+"/"+m.GroupKind.Kind]
@@ -340,10 +355,6 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 			pending = append(pending, fmt.Sprintf("%s: %s", id, strings.TrimSpace(string(v.status)+" "+v.message)))
 		}
 	}
-	start := time.Now()
-	if ws := s.resume; ws != nil {
-		start = ws.start
-	}
 	timeout := o.GetTimeout()
 	switch {
 	case len(failed) > 0:
@@ -357,8 +368,7 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 		conditions.MarkFalse(o, meta.HealthyCondition, meta.HealthCheckFailedReason, "%s", msg)
 		return reconcile.Retry(meta.HealthCheckFailedReason, fmt.Errorf("%w: %s", errHealthFailed, msg))
 	case len(pending) > 0:
-		r.waiters.set(key, &waitState{revision: s.revision, generation: o.Generation, applied: s.applied,
-			checked: todo, start: start, transforms: s.transforms, requested: o.Annotations[meta.ReconcileRequestAnnotation]})
+		ctrl.LoggerFrom(ctx).V(1).Info("health pending", "pending", pending)
 		msg := fmt.Sprintf("Running health checks for revision %s with a timeout of %s", s.revision, timeout)
 		conditions.MarkUnknown(o, meta.HealthyCondition, meta.ProgressingReason, "%s", msg)
 		return reconcile.Pending(meta.ProgressingReason, msg, timeout-time.Since(start))

@@ -166,6 +166,7 @@ type state struct {
 	resume     *waitState
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
+	inventory  *kustomizev1.ResourceInventory
 	objects    []*unstructured.Unstructured
 	applied    object.ObjMetadataSet
 }
@@ -243,7 +244,8 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 
 func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
 	if s.resume != nil {
-		s.applied, s.transforms = s.resume.applied, s.resume.transforms
+		s.applied, s.transforms, s.inventory = s.resume.applied, s.resume.transforms, s.resume.inventory
+		o.Status.Inventory = s.inventory
 		return nil
 	}
 	opts := ssa.DefaultApplyOptions()
@@ -269,8 +271,9 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		}
 	}
 	o.Status.Inventory = newInv
+	s.inventory = newInv
 	o.Status.LastAppliedRevision = s.revision
-	if changed := cs.String(); changed != "" && r.Recorder != nil {
+	if changed := changes(cs); changed != "" && r.Recorder != nil {
 		ann := map[string]string{ownerGroup + "/revision": s.revision}
 		if len(s.transforms) > 0 {
 			ann["weir.dev/transforms"] = strings.Join(s.transforms, ",")
@@ -298,6 +301,18 @@ func (r *Reconciler) finalize(ctx context.Context, o *kustomizev1.Kustomization)
 }
 
 // inventory records what was applied in Flux's format.
+// changes lists what the apply changed, one object per line; unchanged and
+// skipped objects are left out, so a no-op reconcile records no event.
+func changes(cs *ssa.ChangeSet) string {
+	var lines []string
+	for _, e := range cs.Entries {
+		if e.Action != ssa.UnchangedAction && e.Action != ssa.SkippedAction {
+			lines = append(lines, e.String())
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 func inventory(cs *ssa.ChangeSet) *kustomizev1.ResourceInventory {
 	inv := &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{}}
 	for _, e := range cs.Entries {

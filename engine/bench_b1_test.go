@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weir-gitops/weir/engine/internal/testenv"
+)
+
+// BenchmarkB1 is Flux's own benchmark shape: N apps, each a GitRepository
+// and a Kustomization with 4 objects (Deployment, Service, ConfigMap,
+// ServiceAccount) and wait: true, on a real API server, with Deployments
+// turned ready 500 ms after each change by a stand-in Deployment
+// controller. It measures, for the engine binary running as its own
+// process, the time from creating every object to every Kustomization
+// Ready, the spread of per-app ready times, and the engine's peak RSS and
+// CPU time. WEIR_B1_APPS sets N (default 100).
+func BenchmarkB1(b *testing.B) {
+	apps := 100
+	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_APPS")); err == nil && v > 0 {
+		apps = v
+	}
+	b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			runB1(b, apps)
+		}
+	})
+}
+
+const b1App = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: web
+      containers: [{name: web, image: "nginx:1.27"}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web}
+`
+
+func runB1(b *testing.B, apps int) {
+	b.StopTimer()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns := env.Namespace(b)
+	git := testenv.NewGitServer(b)
+	repo := git.NewRepo(b, "apps")
+	repo.Commit("apps", map[string]string{"app/all.yaml": b1App})
+	env.Manager(b, func(ctx context.Context, mgr ctrl.Manager) error {
+		return ctrl.NewControllerManagedBy(mgr).For(&appsv1.Deployment{}).Named("deployment-standin").
+			Complete(&deploymentStandIn{c: mgr.GetClient(), delay: 500 * time.Millisecond, seen: map[string]time.Time{}})
+	})
+
+	bin := buildEngine(b)
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "run", "--kubeconfig", env.KubeconfigFile(b),
+		"--health-addr", freeAddr(b), "--metrics-addr", freeAddr(b), "--storage-path", b.TempDir(),
+		"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
+		"--watch-namespace", ns, "--log-level", logLevel())
+	cmd.Stderr = &stderr
+	if p := os.Getenv("WEIR_B1_LOG"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stderr = f
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	b.StartTimer()
+	start := time.Now()
+	for i := 0; i < apps; i++ {
+		name := fmt.Sprintf("app-%04d", i)
+		gr := testenv.GitRepository(ns, name, git.URL("apps"))
+		ks := testenv.Kustomization(ns, name, name, "./app", func(k *kustomizev1.Kustomization) {
+			k.Spec.TargetNamespace = ns
+			k.Spec.NamePrefix = name + "-"
+			k.Spec.Wait = true
+			k.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Minute}
+		})
+		for _, o := range []client.Object{gr, ks} {
+			if err := env.Client.Create(ctx, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	readyAt := map[string]time.Duration{}
+	deadline := time.Now().Add(15 * time.Minute)
+	for len(readyAt) < apps {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d apps ready after 15 minutes\n%s", len(readyAt), apps, tail(stderr.String(), 2000))
+		}
+		var list kustomizev1.KustomizationList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		for i := range list.Items {
+			k := &list.Items[i]
+			if _, done := readyAt[k.Name]; !done && conditions.IsReady(k) && strings.HasPrefix(k.Status.LastAppliedRevision, "main@sha1:") {
+				readyAt[k.Name] = time.Since(start)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	total := time.Since(start)
+	b.StopTimer()
+
+	var sources sourcev1.GitRepositoryList
+	if err := env.Client.List(ctx, &sources, client.InNamespace(ns)); err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range sources.Items {
+		if !conditions.IsReady(&s) {
+			b.Fatalf("source %s not ready: %s", s.Name, conditions.GetMessage(&s, meta.ReadyCondition))
+		}
+	}
+	times := make([]time.Duration, 0, apps)
+	for _, d := range readyAt {
+		times = append(times, d)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	b.ReportMetric(total.Seconds(), "s-all-ready")
+	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50-app")
+	b.ReportMetric(times[len(times)*99/100].Seconds(), "s-p99-app")
+	if rss, cpu, err := procUsage(cmd.Process.Pid); err == nil {
+		b.ReportMetric(rss, "MiB-peak-rss")
+		b.ReportMetric(cpu, "s-cpu")
+	}
+}
+
+func logLevel() string {
+	if os.Getenv("WEIR_B1_LOG") != "" {
+		return "debug"
+	}
+	return "error"
+}
+
+// procUsage reads a process's peak RSS (MiB) and CPU time (s) from /proc.
+func procUsage(pid int) (float64, float64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	var rss float64
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			rss = kb / 1024
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return rss, 0, err
+	}
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, 0x29)+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return rss, (utime + stime) / 100, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// deploymentStandIn plays the Deployment controller for the benchmark: a
+// Deployment becomes available delay after each new generation.
+type deploymentStandIn struct {
+	c     client.Client
+	delay time.Duration
+	mu    sync.Mutex
+	seen  map[string]time.Time
+}
+
+func (s *deploymentStandIn) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	d := &appsv1.Deployment{}
+	if err := s.c.Get(ctx, req.NamespacedName, d); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas > 0 {
+		return ctrl.Result{}, nil
+	}
+	key := fmt.Sprintf("%s/%d", req.NamespacedName, d.Generation)
+	s.mu.Lock()
+	first, ok := s.seen[key]
+	if !ok {
+		first = time.Now()
+		s.seen[key] = first
+	}
+	s.mu.Unlock()
+	if wait := s.delay - time.Since(first); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1,
+		ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
+		}}
+	return ctrl.Result{}, client.IgnoreNotFound(s.c.Status().Update(ctx, d))
+}
