@@ -231,6 +231,11 @@ func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository
 		}
 		req.ProxyURL = u.String()
 	}
+	// A Secret that cannot make credentials is a configuration error, not
+	// a git one: report it before talking to the remote.
+	if _, err := authMethod(req); err != nil {
+		return req, fmt.Errorf("failed to configure authentication options: %w", err)
+	}
 	return req, nil
 }
 
