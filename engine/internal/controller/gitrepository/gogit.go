@@ -107,6 +107,12 @@ func (GoGit) Checkout(ctx context.Context, dir string, req FetchRequest) (Checko
 	if err := checkoutTree(repo, want, sparse, clone.NoCheckout); err != nil {
 		return Checkout{}, err
 	}
+	if clone.NoCheckout && req.RecurseSubmodules && len(sparse) == 0 {
+		// The clone skipped the checkout, and with it the submodules.
+		if err := updateSubmodules(ctx, repo, auth); err != nil {
+			return Checkout{}, err
+		}
+	}
 	out := Checkout{Revision: "sha1:" + want.String()}
 	if label != "" {
 		out.Revision = label + "@" + out.Revision
@@ -124,6 +130,22 @@ func (GoGit) Checkout(ctx context.Context, dir string, req FetchRequest) (Checko
 		}
 	}
 	return out, nil
+}
+
+func updateSubmodules(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) error {
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("opening the worktree: %w", err)
+	}
+	subs, err := wt.Submodules()
+	if err != nil {
+		return fmt.Errorf("reading submodules: %w", err)
+	}
+	if err := subs.UpdateContext(ctx, &git.SubmoduleUpdateOptions{Init: true, Auth: auth,
+		RecurseSubmodules: git.DefaultSubmoduleRecursionDepth}); err != nil {
+		return fmt.Errorf("updating submodules: %w", err)
+	}
+	return nil
 }
 
 // checkoutTree checks out commit h, limited to the sparse directories when
