@@ -61,6 +61,16 @@ func (s *GitServer) NewRepo(t testing.TB, name string) *Repo {
 // commits them and pushes the branch. It returns the commit's SHA-1.
 func (r *Repo) Commit(msg string, files map[string]string) string {
 	r.t.Helper()
+	r.write(files)
+	git(r.t, r.Dir, "add", "-A")
+	git(r.t, r.Dir, "commit", "--quiet", "--allow-empty", "-m", msg)
+	return r.pushHead()
+}
+
+// write writes files (path → content; empty content deletes the file)
+// into the working copy.
+func (r *Repo) write(files map[string]string) {
+	r.t.Helper()
 	for p, c := range files {
 		full := filepath.Join(r.Dir, p)
 		if c == "" {
@@ -74,8 +84,11 @@ func (r *Repo) Commit(msg string, files map[string]string) string {
 			r.t.Fatal(err)
 		}
 	}
-	git(r.t, r.Dir, "add", "-A")
-	git(r.t, r.Dir, "commit", "--quiet", "--allow-empty", "-m", msg)
+}
+
+// pushHead pushes the current branch and returns the SHA-1 of HEAD.
+func (r *Repo) pushHead() string {
+	r.t.Helper()
 	branch := git(r.t, r.Dir, "rev-parse", "--abbrev-ref", "HEAD")
 	git(r.t, r.Dir, "push", "--quiet", "origin", branch)
 	return git(r.t, r.Dir, "rev-parse", "HEAD")

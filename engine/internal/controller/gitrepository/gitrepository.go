@@ -2,7 +2,6 @@ package gitrepository
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
@@ -50,16 +50,24 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the controller.
-func (r *Reconciler) SetupWithManager(_ context.Context, mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.runner = &reconcile.Runner[*sourcev1.GitRepository]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
 		Owned: []string{sourcev1.ArtifactInStorageCondition, sourcev1.FetchFailedCondition,
-			sourcev1.StorageOperationFailedCondition, sourcev1.ArtifactOutdatedCondition},
+			sourcev1.StorageOperationFailedCondition, sourcev1.ArtifactOutdatedCondition,
+			sourcev1.IncludeUnavailableCondition, sourcev1.SourceVerifiedCondition},
 		Handled: func(o *sourcev1.GitRepository, v string) { o.Status.LastHandledReconcileAt = v },
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &sourcev1.GitRepository{}, includeIndex, indexIncludes); err != nil {
+		return fmt.Errorf("indexing GitRepository includes: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// A new artifact rebuilds the GitRepositories that include it at
+		// once, rather than at their next interval.
+		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
+			builder.WithPredicates(artifactChanged())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).
 		Complete(r)
 }
@@ -94,7 +102,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}()
 	steps := []reconcile.Step[*sourcev1.GitRepository]{
 		r.validate,
+		func(ctx context.Context, o *sourcev1.GitRepository) error { return r.resolveIncludes(ctx, o, &s) },
 		func(_ context.Context, o *sourcev1.GitRepository) error { return r.fetch(stepCtx, o, &s) },
+		func(ctx context.Context, o *sourcev1.GitRepository) error { return r.verifyStep(ctx, o, &s) },
+		func(_ context.Context, o *sourcev1.GitRepository) error { return r.copyIncludes(stepCtx, o, &s) },
 		func(_ context.Context, o *sourcev1.GitRepository) error { return r.store(stepCtx, o, &s) },
 	}
 	return r.runner.Run(ctx, obj, steps, func(o *sourcev1.GitRepository) reconcile.Outcome {
@@ -109,22 +120,17 @@ type state struct {
 	dir      string
 	revision string
 	upToDate bool
+	checkout Checkout
+	// includes are the included artifacts, index for index with
+	// spec.include.
+	includes []*meta.Artifact
 }
 
-func (r *Reconciler) validate(_ context.Context, o *sourcev1.GitRepository) error {
+func (r *Reconciler) validate(ctx context.Context, o *sourcev1.GitRepository) error {
 	if _, err := url.Parse(o.Spec.URL); err != nil {
 		return reconcile.Stall(sourcev1.URLInvalidReason, fmt.Errorf("invalid url: %w", err))
 	}
-	if o.Spec.Verification != nil {
-		return reconcile.Stall("VerificationNotSupported", errors.New("spec.verify is not supported yet: refusing to serve an unverified artifact"))
-	}
-	if len(o.Spec.SparseCheckout) > 0 {
-		return reconcile.Stall("SparseCheckoutNotSupported", errors.New("spec.sparseCheckout is not supported yet"))
-	}
-	if len(o.Spec.Include) > 0 {
-		return reconcile.Stall("IncludeNotSupported", errors.New("spec.include is not supported yet"))
-	}
-	return nil
+	return r.validateIncludes(ctx, o)
 }
 
 func (r *Reconciler) fetch(ctx context.Context, o *sourcev1.GitRepository, s *state) error {
@@ -136,7 +142,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *sourcev1.GitRepository, s *st
 	if err != nil {
 		return failFetch(o, sourcev1.GitOperationFailedReason, fmt.Errorf("failed to resolve the reference: %w", err))
 	}
-	if latest != "" && r.artifactCurrent(o, latest) {
+	if latest != "" && r.artifactCurrent(o, latest, s.includes) {
 		s.revision, s.upToDate = latest, true
 		conditions.Delete(o, sourcev1.FetchFailedCondition)
 		return nil
@@ -146,11 +152,11 @@ func (r *Reconciler) fetch(ctx context.Context, o *sourcev1.GitRepository, s *st
 		return reconcile.Retry(sourcev1.DirCreationFailedReason, fmt.Errorf("creating a checkout directory: %w", err))
 	}
 	s.dir = dir
-	rev, err := r.Fetcher.Checkout(ctx, dir, req)
+	c, err := r.Fetcher.Checkout(ctx, dir, req)
 	if err != nil {
 		return failFetch(o, sourcev1.GitOperationFailedReason, fmt.Errorf("failed to checkout and determine revision: %w", err))
 	}
-	s.revision = rev
+	s.revision, s.checkout = c.Revision, c
 	conditions.Delete(o, sourcev1.FetchFailedCondition)
 	return nil
 }
@@ -173,6 +179,8 @@ func (r *Reconciler) store(ctx context.Context, o *sourcev1.GitRepository, s *st
 	o.Status.ObservedIgnore = o.Spec.Ignore
 	o.Status.ObservedRecurseSubmodules = o.Spec.RecurseSubmodules
 	o.Status.ObservedSparseCheckout = o.Spec.SparseCheckout
+	o.Status.ObservedInclude = o.Spec.Include
+	o.Status.IncludedArtifacts = s.includes
 	conditions.Delete(o, sourcev1.StorageOperationFailedCondition)
 	conditions.Delete(o, sourcev1.ArtifactOutdatedCondition)
 	if err := r.Storage.GC(sourcev1.GitRepositoryKind, o.Namespace, o.Name, max(r.ArtifactRetention, 1)); err != nil {
@@ -186,15 +194,17 @@ func (r *Reconciler) store(ctx context.Context, o *sourcev1.GitRepository, s *st
 }
 
 // artifactCurrent reports whether the stored artifact already is latest
-// with the same ignore rules and checkout options.
-func (r *Reconciler) artifactCurrent(o *sourcev1.GitRepository, latest string) bool {
+// with the same ignore rules, checkout options and included artifacts,
+// and was verified as spec.verify asks.
+func (r *Reconciler) artifactCurrent(o *sourcev1.GitRepository, latest string, includes []*meta.Artifact) bool {
 	a := o.Status.Artifact
 	if a == nil || a.Revision != latest || !r.Storage.Has(a) {
 		return false
 	}
 	return ptrEqual(o.Spec.Ignore, o.Status.ObservedIgnore) &&
 		o.Spec.RecurseSubmodules == o.Status.ObservedRecurseSubmodules &&
-		slices.Equal(o.Spec.SparseCheckout, o.Status.ObservedSparseCheckout)
+		slices.Equal(SparseDirs(o.Spec.SparseCheckout), SparseDirs(o.Status.ObservedSparseCheckout)) &&
+		includesCurrent(o, includes) && verifiedFor(o)
 }
 
 func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository) (FetchRequest, error) {
@@ -220,6 +230,11 @@ func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository
 			u.User = url.UserPassword(user, string(data["password"]))
 		}
 		req.ProxyURL = u.String()
+	}
+	// A Secret that cannot make credentials is a configuration error, not
+	// a git one: report it before talking to the remote.
+	if _, err := authMethod(req); err != nil {
+		return req, fmt.Errorf("failed to configure authentication options: %w", err)
 	}
 	return req, nil
 }

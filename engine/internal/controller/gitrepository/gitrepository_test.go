@@ -194,7 +194,7 @@ func TestFetchFailures(t *testing.T) {
 		{"missing-repo", git.URL("absent"), nil, sourcev1.GitOperationFailedReason, "unable to list references"},
 		{"missing-secret", git.URL("f"), func(o *sourcev1.GitRepository) { o.Spec.SecretRef = &meta.LocalObjectReference{Name: "absent"} }, sourcev1.AuthenticationFailedReason, "failed to get secret"},
 		{"credentials-in-url", "http://u:hunter2-secret@127.0.0.1:1/x.git", func(o *sourcev1.GitRepository) { o.Spec.SecretRef = &meta.LocalObjectReference{Name: "creds"} }, sourcev1.GitOperationFailedReason, "unable to list references"},
-		{"sparse-checkout-refused", git.URL("f"), func(o *sourcev1.GitRepository) { o.Spec.SparseCheckout = []string{"deploy"} }, "SparseCheckoutNotSupported", "not supported yet"},
+		{"sparse-checkout-missing-dir", git.URL("f"), func(o *sourcev1.GitRepository) { o.Spec.SparseCheckout = []string{"deploy"} }, sourcev1.GitOperationFailedReason, "sparse checkout dir 'deploy' does not exist in repository"},
 		{"semver-no-match", git.URL("f"), func(o *sourcev1.GitRepository) { o.Spec.Reference = &sourcev1.GitRepositoryRef{SemVer: ">=9.0.0"} }, sourcev1.GitOperationFailedReason, "no match found for semver"},
 	}
 	for _, tt := range tests {
@@ -211,11 +211,7 @@ func TestFetchFailures(t *testing.T) {
 				g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(obj), got)).To(Succeed())
 				g.Expect(conditions.IsFalse(got, meta.ReadyCondition)).To(BeTrue())
 				g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal(tt.reason))
-				if tt.reason == "SparseCheckoutNotSupported" {
-					g.Expect(conditions.IsStalled(got)).To(BeTrue())
-				} else {
-					g.Expect(conditions.IsTrue(got, sourcev1.FetchFailedCondition)).To(BeTrue())
-				}
+				g.Expect(conditions.IsTrue(got, sourcev1.FetchFailedCondition)).To(BeTrue())
 				msg := conditions.GetMessage(got, meta.ReadyCondition)
 				g.Expect(msg).To(ContainSubstring(tt.msg))
 				g.Expect(msg).NotTo(ContainSubstring("hunter2"))

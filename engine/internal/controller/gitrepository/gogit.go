@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -51,59 +56,200 @@ func (GoGit) Latest(ctx context.Context, req FetchRequest) (string, error) {
 	return r.label + "@sha1:" + r.hash, nil
 }
 
-// Checkout clones the reference into dir and returns its revision.
-func (GoGit) Checkout(ctx context.Context, dir string, req FetchRequest) (string, error) {
+// Checkout clones the reference into dir and returns what it checked out.
+// Branches, tags and semver ranges are cloned with depth 1; a commit needs
+// the branch's (or the whole) history.
+func (GoGit) Checkout(ctx context.Context, dir string, req FetchRequest) (Checkout, error) {
 	ref := req.Reference
 	auth, err := authMethod(req)
 	if err != nil {
-		return "", err
+		return Checkout{}, err
 	}
+	sparse := SparseDirs(req.SparseCheckout)
 	clone := &git.CloneOptions{URL: req.URL, Auth: auth, Tags: git.NoTags,
 		CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
-		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, RecurseSubmodules: git.NoRecurseSubmodules}
-	if req.RecurseSubmodules {
+		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, RecurseSubmodules: git.NoRecurseSubmodules,
+		NoCheckout: len(sparse) > 0 || (ref != nil && ref.Commit != "")}
+	if req.RecurseSubmodules && len(sparse) == 0 {
 		clone.RecurseSubmodules = git.DefaultSubmoduleRecursionDepth
 	}
-	var label string
+	var (
+		label string
+		want  plumbing.Hash
+		r     resolved
+	)
 	if ref != nil && ref.Commit != "" {
 		if ref.Branch != "" {
 			clone.ReferenceName, clone.SingleBranch, label = plumbing.NewBranchReferenceName(ref.Branch), true, ref.Branch
 		}
-		repo, err := git.PlainCloneContext(ctx, dir, false, clone)
+		want = plumbing.NewHash(ref.Commit)
+	} else {
+		refs, err := list(ctx, req)
 		if err != nil {
-			return "", fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
+			return Checkout{}, err
 		}
-		wt, err := repo.Worktree()
-		if err != nil {
-			return "", fmt.Errorf("opening the worktree: %w", err)
+		if r, err = resolve(ref, refs); err != nil {
+			return Checkout{}, err
 		}
-		h := plumbing.NewHash(ref.Commit)
-		if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true}); err != nil {
-			return "", fmt.Errorf("unable to checkout commit '%s': %w", ref.Commit, err)
-		}
-		if label == "" {
-			return "sha1:" + h.String(), nil
-		}
-		return label + "@sha1:" + h.String(), nil
+		clone.ReferenceName, clone.SingleBranch, clone.Depth, label = r.ref, true, 1, r.label
 	}
-	refs, err := list(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	r, err := resolve(ref, refs)
-	if err != nil {
-		return "", err
-	}
-	clone.ReferenceName, clone.SingleBranch, clone.Depth = r.ref, true, 1
 	repo, err := git.PlainCloneContext(ctx, dir, false, clone)
 	if err != nil {
-		return "", fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
+		return Checkout{}, fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
 	}
-	head, err := repo.Head()
+	if want.IsZero() {
+		head, err := repo.Head()
+		if err != nil {
+			return Checkout{}, fmt.Errorf("reading HEAD: %w", err)
+		}
+		want = head.Hash()
+	}
+	if err := checkoutTree(repo, want, sparse, clone.NoCheckout); err != nil {
+		return Checkout{}, err
+	}
+	if clone.NoCheckout && req.RecurseSubmodules && len(sparse) == 0 {
+		// The clone skipped the checkout, and with it the submodules.
+		if err := updateSubmodules(ctx, repo, auth); err != nil {
+			return Checkout{}, err
+		}
+	}
+	out := Checkout{Revision: "sha1:" + want.String()}
+	if label != "" {
+		out.Revision = label + "@" + out.Revision
+	}
+	c, err := repo.CommitObject(want)
 	if err != nil {
-		return "", fmt.Errorf("reading HEAD: %w", err)
+		return Checkout{}, fmt.Errorf("reading commit '%s': %w", want, err)
 	}
-	return r.label + "@sha1:" + head.Hash().String(), nil
+	if out.Commit, err = signedCommit(c); err != nil {
+		return Checkout{}, err
+	}
+	if r.ref.IsTag() {
+		if out.Tag, err = signedTag(repo, r.ref); err != nil {
+			return Checkout{}, err
+		}
+	}
+	return out, nil
+}
+
+func updateSubmodules(ctx context.Context, repo *git.Repository, auth transport.AuthMethod) error {
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("opening the worktree: %w", err)
+	}
+	subs, err := wt.Submodules()
+	if err != nil {
+		return fmt.Errorf("reading submodules: %w", err)
+	}
+	if err := subs.UpdateContext(ctx, &git.SubmoduleUpdateOptions{Init: true, Auth: auth,
+		RecurseSubmodules: git.DefaultSubmoduleRecursionDepth}); err != nil {
+		return fmt.Errorf("updating submodules: %w", err)
+	}
+	return nil
+}
+
+// checkoutTree checks out commit h, limited to the sparse directories when
+// there are any, and fails when one of them is not a directory of the
+// commit's tree.
+func checkoutTree(repo *git.Repository, h plumbing.Hash, sparse []string, needed bool) error {
+	if len(sparse) > 0 {
+		c, err := repo.CommitObject(h)
+		if err != nil {
+			return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return fmt.Errorf("reading the tree of '%s': %w", h, err)
+		}
+		for _, d := range sparse {
+			e, err := tree.FindEntry(d)
+			if err != nil || e.Mode != filemode.Dir {
+				return fmt.Errorf("failed to sparse checkout directories: sparse checkout dir '%s' does not exist in repository", d)
+			}
+		}
+	}
+	if !needed {
+		return nil
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("opening the worktree: %w", err)
+	}
+	// go-git matches sparse directories as plain string prefixes, so "app"
+	// would also take "app2/" and "app.yaml"; a trailing slash keeps it to
+	// the directory itself.
+	dirs := make([]string, len(sparse))
+	for i, d := range sparse {
+		dirs[i] = d + "/"
+	}
+	if err := wt.Checkout(&git.CheckoutOptions{Hash: h, Force: true, SparseCheckoutDirectories: dirs}); err != nil {
+		return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
+	}
+	return nil
+}
+
+// SparseDirs normalizes spec.sparseCheckout: "./" prefixes, trailing and
+// duplicate slashes and repeated entries are dropped, and the result is
+// sorted so that equal sets compare equal. A root entry ("." or "/")
+// means the whole tree, which is no sparse checkout at all.
+func SparseDirs(dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		d = strings.Trim(path.Clean("/"+strings.TrimSpace(d)), "/")
+		if d == "" {
+			return nil
+		}
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func signedCommit(c *object.Commit) (SignedObject, error) {
+	enc := &plumbing.MemoryObject{}
+	if err := c.EncodeWithoutSignature(enc); err != nil {
+		return SignedObject{}, fmt.Errorf("encoding commit '%s': %w", c.Hash, err)
+	}
+	payload, err := readObject(enc)
+	if err != nil {
+		return SignedObject{}, fmt.Errorf("encoding commit '%s': %w", c.Hash, err)
+	}
+	return SignedObject{Hash: c.Hash.String(), Signature: c.PGPSignature, Payload: payload}, nil
+}
+
+// signedTag returns the tag object n points at; a lightweight tag has
+// none, and comes back with its name only.
+func signedTag(repo *git.Repository, n plumbing.ReferenceName) (*SignedObject, error) {
+	name := n.Short()
+	ref, err := repo.Reference(n, false)
+	if err != nil {
+		return nil, fmt.Errorf("reading tag '%s': %w", name, err)
+	}
+	t, err := repo.TagObject(ref.Hash())
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return &SignedObject{Name: name}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading tag '%s': %w", name, err)
+	}
+	enc := &plumbing.MemoryObject{}
+	if err := t.EncodeWithoutSignature(enc); err != nil {
+		return nil, fmt.Errorf("encoding tag '%s': %w", name, err)
+	}
+	payload, err := readObject(enc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding tag '%s': %w", name, err)
+	}
+	return &SignedObject{Hash: t.Hash.String(), Name: name, Signature: t.PGPSignature, Payload: payload}, nil
+}
+
+func readObject(o plumbing.EncodedObject) ([]byte, error) {
+	rd, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
 }
 
 func list(ctx context.Context, req FetchRequest) ([]*plumbing.Reference, error) {

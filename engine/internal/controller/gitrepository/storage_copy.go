@@ -1,0 +1,185 @@
+package gitrepository
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/fluxcd/pkg/apis/meta"
+)
+
+// CopyToPath extracts the artifact's fromPath subtree into toPath below
+// root. The artifact is read from this storage when it holds it, and from
+// its URL otherwise (another replica's storage), so includes work across
+// shards. Entries other than regular files and directories are skipped.
+func (s *DiskStorage) CopyToPath(ctx context.Context, a *meta.Artifact, fromPath, root, toPath string) error {
+	if a == nil {
+		return errors.New("no artifact to copy from")
+	}
+	rc, err := s.open(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	tee := io.TeeReader(rc, h)
+	found, err := extract(tee, fromPath, root, toPath)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return fmt.Errorf("reading the artifact: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != a.Digest {
+		return fmt.Errorf("artifact digest mismatch: want %s, got %s", a.Digest, got)
+	}
+	if !found {
+		return fmt.Errorf("path '%s' does not exist in the artifact", fromPath)
+	}
+	return nil
+}
+
+func (s *DiskStorage) open(ctx context.Context, a *meta.Artifact) (io.ReadCloser, error) {
+	if s.Has(a) {
+		f, err := os.Open(filepath.Join(s.Root, filepath.FromSlash(a.Path)))
+		if err != nil {
+			return nil, fmt.Errorf("opening the artifact: %w", err)
+		}
+		return f, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the artifact: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetching the artifact: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetching the artifact: %s", resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// extract writes the tarball's entries under fromPath to toPath below
+// root and reports whether fromPath was in it at all.
+func extract(r io.Reader, fromPath, root, toPath string) (bool, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return false, fmt.Errorf("reading the artifact: %w", err)
+	}
+	tr := tar.NewReader(zr)
+	found := fromPath == ""
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading the artifact: %w", err)
+		}
+		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
+			return false, fmt.Errorf("artifact entry '%s' is outside the artifact", hdr.Name)
+		}
+		rel, ok := below(name, fromPath)
+		if !ok {
+			continue
+		}
+		found = true
+		target := path.Join(toPath, rel)
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := mkdirBelow(root, target); err != nil {
+				return false, err
+			}
+		case tar.TypeReg:
+			if err := mkdirBelow(root, path.Dir(target)); err != nil {
+				return false, err
+			}
+			if err := writeBelow(root, target, tr, hdr.FileInfo().Mode()); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, err := io.Copy(io.Discard, zr); err != nil {
+		return false, fmt.Errorf("reading the artifact: %w", err)
+	}
+	return found, nil
+}
+
+// below returns name relative to dir when name is dir or inside it.
+func below(name, dir string) (string, bool) {
+	switch {
+	case dir == "":
+		return name, true
+	case name == dir:
+		return "", true
+	case strings.HasPrefix(name, dir+"/"):
+		return name[len(dir)+1:], true
+	}
+	return "", false
+}
+
+// mkdirBelow creates the directories of rel below root, refusing to pass
+// through a symbolic link or a file.
+func mkdirBelow(root, rel string) error {
+	cur := root
+	for _, part := range strings.Split(rel, "/") {
+		if part == "" || part == "." {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		switch {
+		case os.IsNotExist(err):
+			if err := os.Mkdir(cur, 0o755); err != nil {
+				return fmt.Errorf("creating '%s': %w", rel, err)
+			}
+		case err != nil:
+			return fmt.Errorf("creating '%s': %w", rel, err)
+		case fi.Mode()&os.ModeSymlink != 0:
+			return fmt.Errorf("creating '%s': refusing to write through the symbolic link '%s'", rel, part)
+		case !fi.IsDir():
+			return fmt.Errorf("creating '%s': '%s' is not a directory", rel, part)
+		}
+	}
+	return nil
+}
+
+// writeBelow writes rel below root, replacing a file or link of that name.
+func writeBelow(root, rel string, r io.Reader, mode os.FileMode) error {
+	full := filepath.Join(root, filepath.FromSlash(rel))
+	if fi, err := os.Lstat(full); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("writing '%s': a directory is in the way", rel)
+		}
+		if err := os.Remove(full); err != nil {
+			return fmt.Errorf("writing '%s': %w", rel, err)
+		}
+	}
+	perm := os.FileMode(0o644)
+	if mode&0o111 != 0 {
+		perm = 0o755
+	}
+	f, err := os.OpenFile(full, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return fmt.Errorf("writing '%s': %w", rel, err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("writing '%s': %w", rel, err)
+	}
+	return f.Close()
+}
