@@ -13,9 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/weir-gitops/weir/engine/internal/decrypt"
 )
 
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
@@ -23,7 +27,14 @@ var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // build renders spec.path of the artifact in fs. A directory without a
 // kustomization file gets one listing its YAML files, as Flux generates it;
 // the spec's overlays go into a wrapper kustomization around the path.
-func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kustomizev1.Kustomization, strict bool) ([]*unstructured.Unstructured, error) {
+func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kustomizev1.Kustomization, dec *decrypt.Decryptor, strict bool) (_ []*unstructured.Unstructured, err error) {
+	// kustomize panics on some malformed input; that is bad input, not a
+	// crash: report it on the status like any build error.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("kustomize build failed: %v", p)
+		}
+	}()
 	root := path.Join(srcRoot, path.Clean("/"+k.Spec.Path))
 	if !fs.IsDir(root) {
 		return nil, fmt.Errorf("kustomization path not found: %s", k.Spec.Path)
@@ -75,6 +86,11 @@ func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kusto
 	if err := fs.WriteFile(dir+"/kustomization.yaml", data); err != nil {
 		return nil, err
 	}
+	// SOPS-encrypted secretGenerator inputs are decrypted in memory, in the
+	// artifact's in-memory file system, before kustomize reads them.
+	if err := dec.DecryptSources(fs, "/", dir); err != nil {
+		return nil, fmt.Errorf("decryption failed: %w", err)
+	}
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone // the in-memory fs holds only the artifact
 	opts.PluginConfig = types.DisabledPluginConfig()
@@ -88,32 +104,56 @@ func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kusto
 			return nil, err
 		}
 	}
+	rf := provider.NewDefaultDepProvider().GetResourceFactory()
 	out := make([]*unstructured.Unstructured, 0, resMap.Size())
 	for _, r := range resMap.Resources() {
+		u, err := toUnstructured(r)
+		if err != nil {
+			return nil, err
+		}
+		// Decrypt first, then substitute, as Flux does.
+		if _, encrypted := u.Object["sops"]; encrypted || u.GetKind() == "Secret" {
+			if err := dec.DecryptObjects([]*unstructured.Unstructured{u}); err != nil {
+				return nil, fmt.Errorf("decryption failed for %s: %w", r.CurId(), err)
+			}
+		}
 		if k.Spec.PostBuild != nil {
 			// Flux's own substitution: envsubst syntax, substituteFrom
 			// ConfigMaps and Secrets, the substitute: disabled opt-out.
-			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, r, fluxkustomize.SubstituteWithStrict(strict))
+			res, err := rf.FromMap(u.Object)
+			if err != nil {
+				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
+			}
+			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, res, fluxkustomize.SubstituteWithStrict(strict))
 			if err != nil {
 				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
 			}
 			if sub != nil {
-				r = sub
+				if u, err = toUnstructured(sub); err != nil {
+					return nil, err
+				}
 			}
-		}
-		// Through JSON, so numbers are int64 or float64 as unstructured
-		// objects require (kyaml's own map holds int).
-		b, err := r.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", r.CurId(), err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(b); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", r.CurId(), err)
 		}
 		out = append(out, u)
 	}
+	if err := decrypt.EnsureDecrypted(out); err != nil {
+		return nil, fmt.Errorf("%w: set spec.decryption to apply it", err)
+	}
 	return out, nil
+}
+
+// toUnstructured goes through JSON, so numbers are int64 or float64 as
+// unstructured objects require (kyaml's own map holds int).
+func toUnstructured(r *resource.Resource) (*unstructured.Unstructured, error) {
+	b, err := r.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", r.CurId(), err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", r.CurId(), err)
+	}
+	return u, nil
 }
 
 func resIDFromSelector(s *kustomize.Selector) resID {

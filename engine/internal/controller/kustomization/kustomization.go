@@ -16,6 +16,8 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/fluxcd/pkg/ssa"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -27,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/decrypt"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
@@ -177,8 +180,8 @@ func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) e
 		return reconcile.Stall(meta.ArtifactFailedReason, fmt.Errorf("source kind %s is not supported yet", o.Spec.SourceRef.Kind))
 	case r.NoCrossNamespaceRefs && o.Spec.SourceRef.Namespace != "" && o.Spec.SourceRef.Namespace != o.Namespace:
 		return reconcile.Stall("AccessDenied", fmt.Errorf("can't access '%s/%s', cross-namespace references have been blocked", o.Spec.SourceRef.Kind, sourceKey(o)))
-	case o.Spec.Decryption != nil:
-		return reconcile.Stall(meta.BuildFailedReason, errors.New("spec.decryption is not supported yet: refusing to apply encrypted manifests"))
+	case o.Spec.Decryption != nil && o.Spec.Decryption.Provider != "sops":
+		return reconcile.Stall(meta.BuildFailedReason, fmt.Errorf("decryption provider %q is not supported, only sops", o.Spec.Decryption.Provider))
 	case o.Spec.ServiceAccountName != "" || o.Spec.KubeConfig != nil:
 		return reconcile.Stall(meta.ReconciliationFailedReason, errors.New("spec.serviceAccountName and spec.kubeConfig are not supported yet"))
 	}
@@ -226,7 +229,11 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
 	}
-	objs, err := build(ctx, r.Client, fs, o, r.StrictSubstitutions)
+	dec, err := r.decryptor(ctx, o)
+	if err != nil {
+		return reconcile.Retry(meta.BuildFailedReason, err)
+	}
+	objs, err := build(ctx, r.Client, fs, o, dec, r.StrictSubstitutions)
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
@@ -301,6 +308,28 @@ func (r *Reconciler) finalize(ctx context.Context, o *kustomizev1.Kustomization)
 }
 
 // inventory records what was applied in Flux's format.
+// decryptor returns the SOPS decryptor for o: with the keys of
+// spec.decryption.secretRef, or with none, so that encrypted input without
+// decryption fails clearly instead of being applied as ciphertext.
+func (r *Reconciler) decryptor(ctx context.Context, o *kustomizev1.Kustomization) (*decrypt.Decryptor, error) {
+	if o.Spec.Decryption == nil || o.Spec.Decryption.SecretRef == nil {
+		return decrypt.New(nil)
+	}
+	var sec corev1.Secret
+	key := client.ObjectKey{Namespace: o.Namespace, Name: o.Spec.Decryption.SecretRef.Name}
+	if err := r.Get(ctx, key, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("decryption secret '%s' not found", key)
+		}
+		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
+	}
+	d, err := decrypt.New(sec.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
+	}
+	return d, nil
+}
+
 // changes lists what the apply changed, one object per line; unchanged and
 // skipped objects are left out, so a no-op reconcile records no event.
 func changes(cs *ssa.ChangeSet) string {
