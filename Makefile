@@ -120,5 +120,5 @@ conformance: tools ## Run the conformance suites against Weir on the local contr
 ##@ Run
 
 .PHONY: run
-run: tools build ## Start a local control plane and the engine against it (Ctrl-C stops everything).
-	$(ENGINE) dev --data-dir $(CURDIR)/.data --kubeconfig-out $(CURDIR)/.data/kubeconfig
+run: tools build plugins ## The demo: a local control plane, the engine, a git server, a registry and signed plugin, demo objects (Ctrl-C stops everything).
+	$(ENGINE) dev --data-dir $(CURDIR)/.data --kubeconfig-out $(CURDIR)/.data/kubeconfig --log-file $(CURDIR)/.data/engine.log

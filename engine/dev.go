@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weir-gitops/weir/engine/internal/controlplane"
+	"github.com/weir-gitops/weir/engine/internal/demo"
 )
 
 // DevConfig configures dev mode: a local control plane and the engine in one
@@ -21,8 +24,17 @@ type DevConfig struct {
 	KubeconfigOut string
 	// DataDir keeps etcd's data and the artifacts; reused on the next start.
 	DataDir string
-	// Demo applies the demo objects once the engine runs.
+	// Demo serves DemoRepo from a local git server, publishes the
+	// add-labels plugin to a local registry and applies the demo objects.
 	Demo bool
+	// DemoRepo is the folder served as the demo's git repository.
+	DemoRepo string
+	// DemoPlugin is the built add-labels module (make plugins).
+	DemoPlugin string
+	// RegistryBin is the OCI registry binary the demo starts.
+	RegistryBin string
+	// Out receives the demo's narration.
+	Out io.Writer
 	// K8sBinDir holds kube-apiserver and etcd; empty means bin/k8s of the
 	// source tree.
 	K8sBinDir string
@@ -41,7 +53,8 @@ func DefaultDevConfig() DevConfig {
 	c.LogFormat = "console"
 	c.StoragePath = ""
 	c.PluginCacheDir = ""
-	return DevConfig{Config: c, DataDir: ".data", Demo: true}
+	return DevConfig{Config: c, DataDir: ".data", Demo: true, DemoRepo: "demo/repo",
+		DemoPlugin: "bin/plugins/add-labels.wasm", RegistryBin: "/usr/bin/docker-registry", Out: os.Stdout}
 }
 
 // Dev starts kube-apiserver and etcd, installs the CRDs, writes the
@@ -89,6 +102,23 @@ func Dev(ctx context.Context, dc DevConfig, log logr.Logger) error {
 	e, err := newWithREST(dc.Config, cp.Config, log)
 	if err != nil {
 		return err
+	}
+	if dc.Demo {
+		sch, err := NewScheme()
+		if err != nil {
+			return err
+		}
+		c, err := client.New(cp.Config, client.Options{Scheme: sch})
+		if err != nil {
+			return err
+		}
+		go func() {
+			err := demo.Run(ctx, c, demo.Options{RepoDir: dc.DemoRepo, WorkDir: filepath.Join(dataDir, "demo"),
+				PluginWasm: dc.DemoPlugin, RegistryBin: dc.RegistryBin, ReceiverAddr: dc.ReceiverAddr, Out: dc.Out, Log: log.WithName("demo")})
+			if err != nil {
+				log.Error(err, "the demo stopped")
+			}
+		}()
 	}
 	return e.Start(ctx)
 }

@@ -66,6 +66,9 @@ func newWithREST(cfg Config, restCfg *rest.Config, log logr.Logger) (*Engine, er
 	}
 	restCfg = rest.CopyConfig(restCfg)
 	restCfg.QPS, restCfg.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
+	// The API server warns about Flux's finalizer name on every object;
+	// the name is part of the contract, so the warning is noise.
+	restCfg.WarningHandler = rest.NoWarnings{}
 	return &Engine{cfg: cfg, restCfg: restCfg, log: log}, nil
 }
 

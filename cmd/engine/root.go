@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -55,13 +57,28 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 
 func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 	dc := engine.DefaultDevConfig()
+	var logFile string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Start a local kube-apiserver and etcd, install the CRDs and run the engine against them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := engine.NewLogger(dc.LogLevel, dc.LogFormat, stderr)
+			logOut := stderr
+			if logFile != "" {
+				if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
+					return err
+				}
+				f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+				if err != nil {
+					return fmt.Errorf("opening --log-file: %w", err)
+				}
+				defer f.Close()
+				logOut = f
+				fmt.Fprintf(stdout, "► engine logs go to %s\n", logFile)
+			}
+			log := engine.NewLogger(dc.LogLevel, dc.LogFormat, logOut)
 			ctrl.SetLogger(log)
+			dc.Out = stdout
 			dc.Ready = func(path string) {
 				fmt.Fprintf(stdout, "\nWeir dev control plane is ready.\n  kubeconfig: %s\n  try:        kubectl --kubeconfig %s get gitrepositories,kustomizations,receivers,plugins -A\n  stop:       Ctrl-C\n\n", path, path)
 			}
@@ -69,9 +86,12 @@ func newDevCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	dc.BindFlags(cmd.Flags())
+	cmd.Flags().StringVar(&logFile, "log-file", "", "Write the engine's logs to this file instead of stderr (the demo's narration stays on stdout).")
 	cmd.Flags().StringVar(&dc.KubeconfigOut, "kubeconfig-out", dc.KubeconfigOut, "Write the kubeconfig here once the API server is ready (default <data-dir>/kubeconfig).")
 	cmd.Flags().StringVar(&dc.DataDir, "data-dir", dc.DataDir, "Directory for etcd's data and the artifacts; reused on the next start.")
-	cmd.Flags().BoolVar(&dc.Demo, "demo", dc.Demo, "Apply the demo objects once the engine runs.")
+	cmd.Flags().BoolVar(&dc.Demo, "demo", dc.Demo, "Serve demo/repo from a local git server, publish the add-labels plugin to a local registry and apply the demo objects.")
+	cmd.Flags().StringVar(&dc.DemoRepo, "demo-repo", dc.DemoRepo, "Folder served as the demo git repository.")
+	cmd.Flags().StringVar(&dc.DemoPlugin, "demo-plugin", dc.DemoPlugin, "The built add-labels module the demo publishes (make plugins).")
 	cmd.Flags().StringVar(&dc.K8sBinDir, "k8s-bin-dir", dc.K8sBinDir, "Directory with kube-apiserver and etcd (default bin/k8s of the source tree).")
 	return cmd
 }

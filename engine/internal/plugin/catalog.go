@@ -20,8 +20,28 @@ type Entry struct {
 // stages read them. A swap closes the replaced Plugin once calls in flight
 // end, so the old module serves until the new one is in place.
 type Catalog struct {
-	mu      sync.RWMutex
-	entries map[Key]Entry
+	mu        sync.RWMutex
+	entries   map[Key]Entry
+	listeners []func(Key)
+}
+
+// OnChange registers fn to be called, outside the lock, after every Set and
+// Delete. The stages use it to requeue what a plugin gates the moment it
+// starts (or stops) serving, which a Plugin's status alone does not show
+// after a restart.
+func (c *Catalog) OnChange(fn func(Key)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.listeners = append(c.listeners, fn)
+}
+
+func (c *Catalog) notify(k Key) {
+	c.mu.RLock()
+	ls := append([]func(Key){}, c.listeners...)
+	c.mu.RUnlock()
+	for _, fn := range ls {
+		fn(k)
+	}
 }
 
 // NewCatalog returns an empty Catalog.
@@ -44,6 +64,7 @@ func (c *Catalog) Set(ctx context.Context, key Key, e Entry) {
 	if had && old.Plugin != e.Plugin {
 		_ = old.Plugin.Close(ctx)
 	}
+	c.notify(key)
 }
 
 // Delete removes and closes the entry for key.
@@ -54,6 +75,7 @@ func (c *Catalog) Delete(ctx context.Context, key Key) {
 	c.mu.Unlock()
 	if had {
 		_ = old.Plugin.Close(ctx)
+		c.notify(key)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,8 +26,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
 	"github.com/weir-gitops/weir/engine/internal/decrypt"
@@ -115,6 +118,16 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.Plugins != nil {
 		b = b.Watches(&v1alpha1.Plugin{}, handler.EnqueueRequestsFromMapFunc(r.forPlugin),
 			builder.WithPredicates(pluginServing{}))
+		// The catalog says when a plugin starts serving in this process,
+		// which its status does not show after a restart.
+		loaded := make(chan event.GenericEvent, 1024)
+		r.Plugins.OnChange(func(k wasm.Key) {
+			select {
+			case loaded <- event.GenericEvent{Object: &v1alpha1.Plugin{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}:
+			default:
+			}
+		})
+		b = b.WatchesRawSource(source.Channel(loaded, handler.EnqueueRequestsFromMapFunc(r.forPlugin)))
 	}
 	c, err := b.WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Concurrent, 1)}).Build(r)
 	if err != nil {
@@ -154,7 +167,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			Message: "Applied revision: " + s.revision, RequeueAfter: o.Spec.Interval.Duration}
 	})
 	var se *reconcile.Error
-	if errors.As(err, &se) && (se.Reason == meta.DependencyNotReadyReason || se.Reason == meta.HealthCheckFailedReason) {
+	if errors.As(err, &se) && (se.Reason == meta.DependencyNotReadyReason || se.Reason == meta.HealthCheckFailedReason ||
+		errors.Is(err, errWaitingForWatch)) {
 		// Dependencies enqueue this object when they become ready; a failed
 		// health check is retried at the retry interval, as Flux does, not
 		// at once (which would re-apply and restart the wait in a loop).
@@ -162,6 +176,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	return res, err
 }
+
+// errWaitingForWatch marks failures that a watch ends (a source without an
+// artifact yet, a transform plugin not serving yet): retrying them with
+// backoff would only spin, so they wait for the watch, with the retry
+// interval as a safety net.
+var errWaitingForWatch = errors.New("waiting for a watch")
+
+// waiting marks err as ended by a watch without changing its message.
+func waiting(err error) error { return waitingError{err} }
+
+type waitingError struct{ error }
+
+func (e waitingError) Unwrap() error      { return e.error }
+func (waitingError) Is(target error) bool { return target == errWaitingForWatch }
 
 type state struct {
 	// resume is set when a waiting Kustomization is requeued by a watch
@@ -216,7 +244,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	a := src.GetArtifact()
 	if a == nil {
-		return reconcile.Retry(meta.ArtifactFailedReason, fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o)))
+		return reconcile.Retry(meta.ArtifactFailedReason, waiting(fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o))))
 	}
 	s.revision = a.Revision
 	o.Status.LastAttemptedRevision = a.Revision

@@ -89,7 +89,7 @@ func (r *Reconciler) transform(ctx context.Context, o *kustomizev1.Kustomization
 		key := wasm.Key{Namespace: p.Namespace, Name: p.Name}
 		e, ok := r.Plugins.Get(key)
 		if !ok {
-			err := fmt.Errorf("transform plugin '%s' is not ready: nothing is applied until it is", key)
+			err := waiting(fmt.Errorf("transform plugin '%s' is not ready: nothing is applied until it is", key))
 			conditions.MarkFalse(o, TransformedCondition, PluginNotReadyReason, "%s", err)
 			return reconcile.Retry(PluginNotReadyReason, err)
 		}
@@ -197,6 +197,14 @@ func (r *Reconciler) forPlugin(ctx context.Context, obj client.Object) []ctrl.Re
 	p, ok := obj.(*v1alpha1.Plugin)
 	if !ok {
 		return nil
+	}
+	if p.Spec.Transform == nil && p.Spec.Health == nil {
+		// An event from the catalog names the Plugin only: read its spec.
+		full := &v1alpha1.Plugin{}
+		if err := r.Get(ctx, client.ObjectKeyFromObject(p), full); err != nil {
+			return nil
+		}
+		p = full
 	}
 	var reqs []ctrl.Request
 	if p.Spec.Health != nil {
