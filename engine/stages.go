@@ -131,7 +131,7 @@ func (e *Engine) setupReceiverServer(mgr ctrl.Manager) error {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Name}, rcv); err != nil {
 			return fmt.Errorf("reading the receiver: %w", err)
 		}
-		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now())
+		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body)
 		return err
 	}
 	h, err := webhook.NewHandler(lookup, trigger, e.log.WithName("receiver"), metrics.Registry)

@@ -28,6 +28,9 @@ type Target struct {
 	// of the Pub/Sub push subscription, from the Secret's "email" and
 	// "audience" keys. Other types ignore them.
 	Email, Audience string
+	// Body is the verified request body, set before Trigger runs, for the
+	// Receiver's CEL filters (their "req").
+	Body []byte
 }
 
 // Lookup finds the Target of a webhook path; nil, nil means none.
@@ -143,6 +146,7 @@ func (h *Handler) serve(r *http.Request) (string, int, string) {
 	if !v.Trigger {
 		return t.Type, http.StatusOK, v.Message
 	}
+	t.Body = body
 	if err := h.trigger(r.Context(), t); err != nil {
 		log.Error(err, "trigger failed")
 		return t.Type, http.StatusInternalServerError, "trigger failed"

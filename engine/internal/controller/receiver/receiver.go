@@ -125,6 +125,14 @@ func (r *Reconciler) validate(_ context.Context, o *notificationv1.Receiver) err
 	if o.Spec.Type == notificationv1.GenericOIDCReceiver {
 		return reconcile.Stall(notificationv1.ValidationFailedReason, errors.New("receiver type generic-oidc is not supported yet"))
 	}
+	if _, err := compileFilter(o.Spec.ResourceFilter); err != nil {
+		return reconcile.Stall(notificationv1.ValidationFailedReason, fmt.Errorf("spec.resourceFilter: %w", err))
+	}
+	for i, res := range o.Spec.Resources {
+		if _, err := compileFilter(res.Filter); err != nil {
+			return reconcile.Stall(notificationv1.ValidationFailedReason, fmt.Errorf("spec.resources[%d].filter: %w", i, err))
+		}
+	}
 	if o.Spec.SecretRef == nil || o.Spec.SecretRef.Name == "" {
 		return reconcile.Stall(notificationv1.ValidationFailedReason, errors.New("spec.secretRef is required for this receiver type"))
 	}

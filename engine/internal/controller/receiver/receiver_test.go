@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,7 @@ func TestTriggerAnnotatesTargets(t *testing.T) {
 		r.Spec.Resources[0].MatchLabels = map[string]string{"team": "x"}
 	})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	n, err := Trigger(ctx, env.Client, rcv, false, now)
+	n, err := Trigger(ctx, env.Client, rcv, false, now, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(Equal(2))
 	for name, want := range map[string]bool{"a": true, "b": true, "c": false} {
@@ -150,11 +151,95 @@ func TestTriggerAnnotatesTargets(t *testing.T) {
 
 	// A missing target is an error that names it; a cross-namespace one is refused.
 	missing := testenv.Receiver(ns, "hook2", notificationv1.GenericReceiver, "token", "nope")
-	_, err = Trigger(ctx, env.Client, missing, false, now)
+	_, err = Trigger(ctx, env.Client, missing, false, now, nil)
 	g.Expect(err).To(MatchError(ContainSubstring("annotating GitRepository " + ns + "/nope")))
 	cross := testenv.Receiver(ns, "hook3", notificationv1.GenericReceiver, "token", "a", func(r *notificationv1.Receiver) {
 		r.Spec.Resources[0].Namespace = "elsewhere"
 	})
-	_, err = Trigger(ctx, env.Client, cross, true, now)
+	_, err = Trigger(ctx, env.Client, cross, true, now, nil)
 	g.Expect(err).To(MatchError(ContainSubstring("cross-namespace reference")))
+}
+
+func TestTriggerCELFilters(t *testing.T) {
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	for _, name := range []string{"main-app", "dev-app", "other"} {
+		repo := testenv.GitRepository(ns, name, "https://example.com/repo.git")
+		repo.Labels = map[string]string{"team": "x", "branch": strings.TrimSuffix(name, "-app")}
+		NewWithT(t).Expect(env.Client.Create(ctx, repo)).To(Succeed())
+	}
+	push := []byte(`{"ref":"refs/heads/main","repository":{"name":"repo"}}`)
+	tests := []struct {
+		name   string
+		mutate func(*notificationv1.Receiver)
+		body   []byte
+		want   []string
+		err    string
+	}{
+		{"resourceFilter on res", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `res.metadata.name.endsWith('-app')`
+		}, push, []string{"main-app", "dev-app"}, ""},
+		{"resourceFilter on req and res", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `'refs/heads/' + res.metadata.labels.branch == req.ref`
+		}, push, []string{"main-app"}, ""},
+		{"per-resource filter and resourceFilter must both pass", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `res.metadata.name.endsWith('-app')`
+			r.Spec.Resources[0].Filter = `res.metadata.name.startsWith('dev')`
+		}, push, []string{"dev-app"}, ""},
+		{"named resource with a filter that fails", func(r *notificationv1.Receiver) {
+			r.Spec.Resources[0].Name = "other"
+			r.Spec.Resources[0].MatchLabels = nil
+			r.Spec.Resources[0].Filter = `req.ref == 'refs/heads/release'`
+		}, push, nil, ""},
+		{"body that is not JSON", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `true`
+		}, []byte("not json"), nil, "not a JSON object"},
+		{"invalid expression", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `res.metadata.name +`
+		}, push, nil, "invalid CEL filter"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "token", "*", func(r *notificationv1.Receiver) {
+				r.Spec.Resources[0].MatchLabels = map[string]string{"team": "x"}
+				tt.mutate(r)
+			})
+			stamp := time.Date(2026, 1, 2, 3, 4, 5, i+1, time.UTC)
+			n, err := Trigger(ctx, env.Client, rcv, false, stamp, tt.body)
+			if tt.err != "" {
+				g.Expect(err).To(MatchError(ContainSubstring(tt.err)))
+				return
+			}
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(n).To(Equal(len(tt.want)))
+			var got []string
+			for _, name := range []string{"main-app", "dev-app", "other"} {
+				o := &sourcev1.GitRepository{}
+				g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, o)).To(Succeed())
+				if o.Annotations[meta.ReconcileRequestAnnotation] == stamp.Format(time.RFC3339Nano) {
+					got = append(got, name)
+				}
+			}
+			g.Expect(got).To(ConsistOf(tt.want))
+		})
+	}
+}
+
+func TestInvalidFilterStalls(t *testing.T) {
+	g := NewWithT(t)
+	startController(t, Options{})
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, testenv.Secret(ns, "token", map[string]string{"token": "x"}))).To(Succeed())
+	rcv := testenv.Receiver(ns, "hook", notificationv1.GenericReceiver, "token", "app", func(r *notificationv1.Receiver) {
+		r.Spec.Resources[0].Filter = `res.metadata.name ==`
+	})
+	g.Expect(env.Client.Create(ctx, rcv)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
+		g.Expect(conditions.IsStalled(got)).To(BeTrue())
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(ContainSubstring("spec.resources[0].filter: invalid CEL filter"))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 }

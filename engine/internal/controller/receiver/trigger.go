@@ -9,8 +9,11 @@ import (
 
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/cel"
+	celgo "github.com/google/cel-go/cel"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,9 +33,22 @@ var defaultAPIVersions = map[string]string{
 }
 
 // Trigger requests a reconcile of every resource the Receiver names, by a
-// merge patch of the reconcile.fluxcd.io/requestedAt annotation. It returns
-// how many objects were annotated.
-func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver, noCrossNamespaceRefs bool, now time.Time) (int, error) {
+// merge patch of the reconcile.fluxcd.io/requestedAt annotation. The
+// Receiver's resourceFilter and each resource's filter (CEL over "res", the
+// resource's metadata, and "req", the JSON request body) must both pass
+// for a resource to be annotated. It returns how many objects were
+// annotated.
+func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver, noCrossNamespaceRefs bool, now time.Time, body []byte) (int, error) {
+	global, err := compileFilter(rcv.Spec.ResourceFilter)
+	if err != nil {
+		return 0, err
+	}
+	req := map[string]any{}
+	if len(body) > 0 && (global != nil || anyFilter(rcv)) {
+		if err := json.Unmarshal(body, &req); err != nil {
+			return 0, fmt.Errorf("the request body is not a JSON object, which the receiver's filters need: %w", err)
+		}
+	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
 		meta.ReconcileRequestAnnotation: now.Format(time.RFC3339Nano),
 	}}})
@@ -55,12 +71,27 @@ func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver,
 			errs = append(errs, err)
 			continue
 		}
+		own, err := compileFilter(res.Filter)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		targets, err := resolve(ctx, c, gvk, ns, res.Name, res.MatchLabels)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		for _, t := range targets {
+			if global != nil || own != nil {
+				ok, err := passes(ctx, c, t, req, global, own)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("filtering %s %s/%s: %w", res.Kind, t.Namespace, t.Name, err))
+					continue
+				}
+				if !ok {
+					continue
+				}
+			}
 			if err := c.Patch(ctx, t, client.RawPatch(types.MergePatchType, patch)); err != nil {
 				errs = append(errs, fmt.Errorf("annotating %s %s/%s: %w", res.Kind, t.Namespace, t.Name, err))
 				continue
@@ -69,6 +100,52 @@ func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver,
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+func anyFilter(rcv *notificationv1.Receiver) bool {
+	for _, r := range rcv.Spec.Resources {
+		if r.Filter != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// compileFilter compiles a Receiver CEL filter; empty means none.
+func compileFilter(expr string) (*cel.Expression, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	e, err := cel.NewExpression(expr, cel.WithCompile(), cel.WithOutputType(celgo.BoolType), cel.WithStructVariables("res", "req"))
+	if err != nil {
+		return nil, fmt.Errorf("invalid CEL filter %q: %w", expr, err)
+	}
+	return e, nil
+}
+
+// passes evaluates the filters with res, the target's metadata (read from
+// the API when only its name is known), and req, the request body.
+func passes(ctx context.Context, c client.Client, t *metav1.PartialObjectMetadata, req map[string]any, filters ...*cel.Expression) (bool, error) {
+	if t.UID == "" {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(t), t); err != nil {
+			return false, err
+		}
+	}
+	res, err := runtime.DefaultUnstructuredConverter.ToUnstructured(t)
+	if err != nil {
+		return false, err
+	}
+	vars := map[string]any{"res": res, "req": req}
+	for _, f := range filters {
+		if f == nil {
+			continue
+		}
+		ok, err := f.EvaluateBoolean(ctx, vars)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func resourceGVK(apiVersion, kind string) (schema.GroupVersionKind, error) {
