@@ -130,6 +130,12 @@ func (w *waiters) inNamespace(ns string) []types.NamespacedName {
 	return out
 }
 
+func (w *waiters) watching(gvk schema.GroupVersionKind) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.watched[gvk]
+}
+
 // ensureWatch starts watching gvk once, so changes of objects of that kind
 // requeue the Kustomizations waiting on them.
 func (r *Reconciler) ensureWatch(gvk schema.GroupVersionKind) error {
@@ -218,24 +224,29 @@ type verdict struct {
 	message string
 }
 
-// objectHealth reads obj from the cache and judges it with a health plugin,
-// a healthCheckExprs expression or kstatus, in that order.
-func (r *Reconciler) objectHealth(ctx context.Context, o *kustomizev1.Kustomization, m object.ObjMetadata, version string,
+// objectHealth reads obj and judges it with a health plugin, a
+// healthCheckExprs expression or kstatus, in that order. The engine's own
+// identity reads the cache; an impersonated account or a remote cluster
+// reads live, as that identity.
+func (r *Reconciler) objectHealth(ctx context.Context, c *cluster, m object.ObjMetadata, version string,
 	plugins map[string]*v1alpha1.Plugin, exprs map[schema.GroupKind]*cel.StatusEvaluator) verdict {
 	gvk := m.GroupKind.WithVersion(version)
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
-	if err := r.cache.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: m.Name}, u); err != nil {
-		if apierrors.IsNotFound(err) {
-			return verdict{status.InProgressStatus, "not found"}
+	key := client.ObjectKey{Namespace: m.Namespace, Name: m.Name}
+	var err error
+	if c.cached {
+		// Outside the cache's namespaces, fall back to the live read.
+		if err = r.cache.Get(ctx, key, u); err != nil && !apierrors.IsNotFound(err) {
+			err = c.reader.Get(ctx, key, u)
 		}
-		// Outside the cache's namespaces: read it from the API server.
-		if err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: m.Namespace, Name: m.Name}, u); err != nil {
-			if apierrors.IsNotFound(err) {
-				return verdict{status.InProgressStatus, "not found"}
-			}
-			return verdict{status.UnknownStatus, err.Error()}
-		}
+	} else {
+		err = c.reader.Get(ctx, key, u)
+	}
+	if apierrors.IsNotFound(err) {
+		return verdict{status.InProgressStatus, "not found"}
+	} else if err != nil {
+		return verdict{status.UnknownStatus, err.Error()}
 	}
 	if p, ok := plugins[gvk.GroupVersion().String()+"/"+gvk.Kind]; ok {
 		e, loaded := r.Plugins.Get(wasm.Key{Namespace: p.Namespace, Name: p.Name})
@@ -339,10 +350,12 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 		if alwaysCurrent[m.GroupKind] && !claimed {
 			continue
 		}
-		if err := r.ensureWatch(m.GroupKind.WithVersion(vers[m.GroupKind])); err != nil {
-			return reconcile.Retry(meta.HealthCheckFailedReason, err)
+		if s.cluster.local {
+			if err := r.ensureWatch(m.GroupKind.WithVersion(vers[m.GroupKind])); err != nil {
+				return reconcile.Retry(meta.HealthCheckFailedReason, err)
+			}
 		}
-		v := r.objectHealth(ctx, o, m, vers[m.GroupKind], plugins, exprs)
+		v := r.objectHealth(ctx, s.cluster, m, vers[m.GroupKind], plugins, exprs)
 		id := m.GroupKind.Kind + "/" + m.Name
 		if m.Namespace != "" {
 			id = m.GroupKind.Kind + "/" + m.Namespace + "/" + m.Name
@@ -371,7 +384,11 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 		ctrl.LoggerFrom(ctx).V(1).Info("health pending", "pending", pending)
 		msg := fmt.Sprintf("Running health checks for revision %s with a timeout of %s", s.revision, timeout)
 		conditions.MarkUnknown(o, meta.HealthyCondition, meta.ProgressingReason, "%s", msg)
-		return reconcile.Pending(meta.ProgressingReason, msg, timeout-time.Since(start))
+		after := timeout - time.Since(start)
+		if !s.cluster.local {
+			after = min(after, remotePoll) // no watches on a remote cluster
+		}
+		return reconcile.Pending(meta.ProgressingReason, msg, after)
 	}
 	r.waiters.clear(key)
 	conditions.MarkTrue(o, meta.HealthyCondition, meta.SucceededReason, "Health check passed in %s", time.Since(start).Round(time.Millisecond))

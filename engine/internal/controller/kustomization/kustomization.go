@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
@@ -20,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -55,6 +54,16 @@ type Options struct {
 	// StrictSubstitutions fails a build that references a variable no
 	// source sets, like Flux's StrictPostBuildSubstitutions feature gate.
 	StrictSubstitutions bool
+	// DefaultServiceAccount is impersonated, in the Kustomization's own
+	// namespace, by Kustomizations that name no spec.serviceAccountName
+	// (Flux's --default-service-account).
+	DefaultServiceAccount string
+	// InsecureKubeConfigExec lets spec.kubeConfig kubeconfigs run exec
+	// credential plugins (Flux's --insecure-kubeconfig-exec).
+	InsecureKubeConfigExec bool
+	// InsecureKubeConfigTLS lets spec.kubeConfig kubeconfigs disable TLS
+	// verification (Flux's --insecure-kubeconfig-tls).
+	InsecureKubeConfigTLS bool
 }
 
 // Reconciler reconciles Kustomizations.
@@ -64,7 +73,9 @@ type Reconciler struct {
 	// Plugins serves the verified transform plugins. Nil: transforms off.
 	Plugins *wasm.Catalog
 	Options
-	rm        *ssa.ResourceManager
+	local     *cluster // the engine's own cluster and identity
+	clusters  clusters // impersonated accounts and remote clusters
+	restCfg   *rest.Config
 	runner    *reconcile.Runner[*kustomizev1.Kustomization]
 	cache     cache.Cache
 	apiReader client.Reader
@@ -102,7 +113,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	r.cache, r.apiReader, r.waiters = mgr.GetCache(), mgr.GetAPIReader(), newWaiters()
 	poller := polling.NewStatusPoller(mgr.GetClient(), mgr.GetRESTMapper(), polling.Options{})
-	r.rm = ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup})
+	r.restCfg = mgr.GetConfig()
+	r.local = &cluster{rm: ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup}),
+		reader: r.apiReader, local: true, cached: true}
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
 		Owned:   []string{meta.HealthyCondition, TransformedCondition},
@@ -157,6 +170,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var s state
 	steps := []reconcile.Step[*kustomizev1.Kustomization]{
 		r.validate, r.checkDependencies,
+		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.connect(ctx, o, &s) },
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.fetch(ctx, o, &s) },
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.transform(ctx, o, &s) },
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.apply(ctx, o, &s) },
@@ -195,6 +209,7 @@ type state struct {
 	// resume is set when a waiting Kustomization is requeued by a watch
 	// and nothing changed: only health is judged again.
 	resume     *waitState
+	cluster    *cluster // where the objects go, and as whom
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
 	inventory  *kustomizev1.ResourceInventory
@@ -210,8 +225,8 @@ func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) e
 		return reconcile.Stall("AccessDenied", fmt.Errorf("can't access '%s/%s', cross-namespace references have been blocked", o.Spec.SourceRef.Kind, sourceKey(o)))
 	case o.Spec.Decryption != nil && o.Spec.Decryption.Provider != "sops":
 		return reconcile.Stall(meta.BuildFailedReason, fmt.Errorf("decryption provider %q is not supported, only sops", o.Spec.Decryption.Provider))
-	case o.Spec.ServiceAccountName != "" || o.Spec.KubeConfig != nil:
-		return reconcile.Stall(meta.ReconciliationFailedReason, errors.New("spec.serviceAccountName and spec.kubeConfig are not supported yet"))
+	case o.Spec.KubeConfig != nil && o.Spec.KubeConfig.SecretRef == nil:
+		return reconcile.Stall(meta.ReconciliationFailedReason, errors.New("spec.kubeConfig.configMapRef is not supported, use spec.kubeConfig.secretRef"))
 	}
 	return nil
 }
@@ -277,65 +292,6 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	return nil
 }
 
-func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
-	if s.resume != nil {
-		s.applied, s.transforms, s.inventory = s.resume.applied, s.resume.transforms, s.resume.inventory
-		o.Status.Inventory = s.inventory
-		return nil
-	}
-	opts := ssa.DefaultApplyOptions()
-	opts.Force = o.Spec.Force
-	opts.ExclusionSelector = map[string]string{ownerGroup + "/reconcile": "disabled"}
-	cs, err := r.rm.ApplyAllStaged(ctx, s.objects, opts)
-	if err != nil {
-		return reconcile.Retry(meta.ReconciliationFailedReason, fmt.Errorf("apply failed: %w", err))
-	}
-	s.applied = cs.ToObjMetadataSet()
-	newInv := inventory(cs)
-	if o.Spec.Prune && o.Status.Inventory != nil {
-		stale, err := staleObjects(o.Status.Inventory, newInv)
-		if err != nil {
-			return reconcile.Retry(meta.PruneFailedReason, err)
-		}
-		if _, err := r.rm.DeleteAll(ctx, stale, ssa.DeleteOptions{
-			PropagationPolicy: "Background",
-			Inclusions:        map[string]string{ownerGroup + "/name": o.Name, ownerGroup + "/namespace": o.Namespace},
-			Exclusions:        map[string]string{ownerGroup + "/prune": "disabled"},
-		}); err != nil {
-			return reconcile.Retry(meta.PruneFailedReason, fmt.Errorf("prune failed: %w", err))
-		}
-	}
-	o.Status.Inventory = newInv
-	s.inventory = newInv
-	o.Status.LastAppliedRevision = s.revision
-	if changed := changes(cs); changed != "" && r.Recorder != nil {
-		ann := map[string]string{ownerGroup + "/revision": s.revision}
-		if len(s.transforms) > 0 {
-			ann["weir.dev/transforms"] = strings.Join(s.transforms, ",")
-		}
-		r.Recorder.AnnotatedEventf(o, ann, "Normal", "Progressing", "%s", changed)
-	}
-	return nil
-}
-
-func (r *Reconciler) finalize(ctx context.Context, o *kustomizev1.Kustomization) (ctrl.Result, error) {
-	if o.Spec.Prune && !o.Spec.Suspend && o.Status.Inventory != nil {
-		objs, err := staleObjects(o.Status.Inventory, &kustomizev1.ResourceInventory{})
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if _, err := r.rm.DeleteAll(ctx, objs, ssa.DeleteOptions{
-			PropagationPolicy: "Background",
-			Inclusions:        map[string]string{ownerGroup + "/name": o.Name, ownerGroup + "/namespace": o.Namespace},
-			Exclusions:        map[string]string{ownerGroup + "/prune": "disabled"},
-		}); err != nil {
-			return ctrl.Result{}, fmt.Errorf("garbage collecting on delete: %w", err)
-		}
-	}
-	return ctrl.Result{}, reconcile.RemoveFinalizer(ctx, r.Client, o, finalizer)
-}
-
-// inventory records what was applied in Flux's format.
 // decryptor returns the SOPS decryptor for o: with the keys of
 // spec.decryption.secretRef, or with none, so that encrypted input without
 // decryption fails clearly instead of being applied as ciphertext.
@@ -356,49 +312,4 @@ func (r *Reconciler) decryptor(ctx context.Context, o *kustomizev1.Kustomization
 		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
 	}
 	return d, nil
-}
-
-// changes lists what the apply changed, one object per line; unchanged and
-// skipped objects are left out, so a no-op reconcile records no event.
-func changes(cs *ssa.ChangeSet) string {
-	var lines []string
-	for _, e := range cs.Entries {
-		if e.Action != ssa.UnchangedAction && e.Action != ssa.SkippedAction {
-			lines = append(lines, e.String())
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-func inventory(cs *ssa.ChangeSet) *kustomizev1.ResourceInventory {
-	inv := &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{}}
-	for _, e := range cs.Entries {
-		inv.Entries = append(inv.Entries, kustomizev1.ResourceRef{ID: e.ObjMetadata.String(), Version: gvVersion(e.GroupVersion)})
-	}
-	sort.Slice(inv.Entries, func(i, j int) bool { return inv.Entries[i].ID < inv.Entries[j].ID })
-	return inv
-}
-
-// staleObjects are in old and not in new.
-func staleObjects(old, new *kustomizev1.ResourceInventory) ([]*unstructured.Unstructured, error) {
-	keep := map[string]bool{}
-	for _, e := range new.Entries {
-		keep[e.ID] = true
-	}
-	var out []*unstructured.Unstructured
-	for _, e := range old.Entries {
-		if keep[e.ID] {
-			continue
-		}
-		m, err := object.ParseObjMetadata(e.ID)
-		if err != nil {
-			return nil, fmt.Errorf("invalid inventory entry %q: %w", e.ID, err)
-		}
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(m.GroupKind.WithVersion(e.Version))
-		u.SetNamespace(m.Namespace)
-		u.SetName(m.Name)
-		out = append(out, u)
-	}
-	return out, nil
 }
