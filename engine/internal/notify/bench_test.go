@@ -44,6 +44,9 @@ import (
 // delivered, dropped and failed counts per batch. The benchmark fails when
 // an event is lost.
 func BenchmarkNotify(b *testing.B) {
+	// controller-runtime prints a warning with a stack trace, into the
+	// middle of a result line, when no logger was set 30 s after first use.
+	ctrl.SetLogger(logr.Discard())
 	cacheDir := b.TempDir()
 	for _, bc := range []struct {
 		name   string

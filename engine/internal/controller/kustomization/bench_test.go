@@ -19,9 +19,11 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
@@ -46,6 +48,9 @@ import (
 // the phase-health example through the plugin host, against kstatus on
 // the same object.
 func BenchmarkTransformOverhead(b *testing.B) {
+	// controller-runtime prints a warning with a stack trace, into the
+	// middle of a result line, when no logger was set 30 s after first use.
+	ctrl.SetLogger(logr.Discard())
 	ctx := context.Background()
 	host, err := wasm.NewHost(wasm.Options{CacheDir: b.TempDir()})
 	if err != nil {

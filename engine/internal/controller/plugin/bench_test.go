@@ -11,6 +11,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/watch"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -42,6 +43,9 @@ import (
 // body is closed; load is the rest (ABI check, compile or cache read,
 // catalog swap, status patch, watch delivery).
 func BenchmarkPluginReady(b *testing.B) {
+	// controller-runtime prints a warning with a stack trace, into the
+	// middle of a result line, when no logger was set 30 s after first use.
+	ctrl.SetLogger(logr.Discard())
 	ctx := context.Background()
 	module := testenv.ExamplePlugin(b, "add-labels")
 	b.Logf("add-labels module: %d bytes (%.2f MiB) with metadata", len(module), float64(len(module))/(1<<20))
