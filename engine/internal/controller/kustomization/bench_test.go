@@ -67,8 +67,8 @@ func BenchmarkTransformOverhead(b *testing.B) {
 	srv := httptest.NewServer(store)
 	b.Cleanup(srv.Close)
 	r := &Reconciler{Client: c, Options: Options{HTTPClient: srv.Client()}, waiters: newWaiters()}
-	r.rm = ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}),
-		ssa.Owner{Field: FieldOwner, Group: ownerGroup})
+	r.local = &cluster{rm: ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}),
+		ssa.Owner{Field: FieldOwner, Group: ownerGroup}), reader: c}
 	ns := env.Namespace(b)
 
 	plugin := testenv.Plugin(ns, "labels", "oci://registry.example.com/add-labels:v1", "keys")
@@ -85,7 +85,7 @@ func BenchmarkTransformOverhead(b *testing.B) {
 		k := testenv.Kustomization(ns, repo, repo, "./", func(k *kustomizev1.Kustomization) { k.Spec.Prune = true })
 
 		b.Run(fmt.Sprintf("objects=%d/transform", n), func(b *testing.B) {
-			s := state{}
+			s := state{cluster: r.local}
 			if err := r.fetch(ctx, k, &s); err != nil {
 				b.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func BenchmarkTransformOverhead(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				o := k.DeepCopy()
 				o.Spec.TargetNamespace = env.Namespace(b)
-				s := state{}
+				s := state{cluster: r.local}
 				b.StartTimer()
 				t0 := time.Now()
 				if err := r.fetch(ctx, o, &s); err != nil {
