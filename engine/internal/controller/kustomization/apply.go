@@ -68,6 +68,10 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		return nil
 	}
 	rm := s.cluster.rm
+	prev := o.Status.Inventory
+	if err := r.recordIntent(ctx, o, s.objects); err != nil {
+		return err
+	}
 	cs, err := rm.ApplyAllStaged(ctx, s.objects, applyOptions(o))
 	if err != nil {
 		// Nothing is recorded as applied; what a staged apply changed
@@ -88,8 +92,10 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		}
 	}
 	newInv := inventory(cs)
-	if o.Spec.Prune && o.Status.Inventory != nil {
-		stale, err := staleObjects(o.Status.Inventory, newInv)
+	if o.Spec.Prune && prev != nil {
+		// Against the inventory before this revision's intent: that holds
+		// every earlier object, intents of interrupted applies included.
+		stale, err := staleObjects(prev, newInv)
 		if err != nil {
 			return reconcile.Retry(meta.PruneFailedReason, err)
 		}
