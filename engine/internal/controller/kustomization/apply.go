@@ -69,7 +69,8 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	rm := s.cluster.rm
 	prev := o.Status.Inventory
-	if err := r.recordIntent(ctx, o, s.objects); err != nil {
+	written, err := r.recordIntent(ctx, o, s.objects)
+	if err != nil {
 		return err
 	}
 	cs, err := rm.ApplyAllStaged(ctx, s.objects, applyOptions(o))
@@ -82,6 +83,11 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 				partial = "\n" + c
 			}
 		}
+		// The apply got this far: keep in the inventory what it may have
+		// created, drop intents it never reached (pruning those would only
+		// ask the API server about objects that never existed).
+		o.Status.Inventory = mergeInventories(prev, cs)
+		r.settle(ctx, written, o.Status.Inventory)
 		return reconcile.Retry(meta.ReconciliationFailedReason, fmt.Errorf("apply failed: %w%s", err, partial))
 	}
 	// Skipped objects are left to their users: not waited on.
@@ -129,6 +135,27 @@ func changes(cs *ssa.ChangeSet) string {
 }
 
 // inventory records what was applied in Flux's format.
+// mergeInventories is prev plus the objects of a (partial) change set.
+func mergeInventories(prev *kustomizev1.ResourceInventory, cs *ssa.ChangeSet) *kustomizev1.ResourceInventory {
+	if cs == nil || len(cs.Entries) == 0 {
+		return prev
+	}
+	out := inventory(cs)
+	seen := map[string]bool{}
+	for _, e := range out.Entries {
+		seen[e.ID] = true
+	}
+	if prev != nil {
+		for _, e := range prev.Entries {
+			if !seen[e.ID] {
+				out.Entries = append(out.Entries, e)
+			}
+		}
+	}
+	sort.Slice(out.Entries, func(i, j int) bool { return out.Entries[i].ID < out.Entries[j].ID })
+	return out
+}
+
 func inventory(cs *ssa.ChangeSet) *kustomizev1.ResourceInventory {
 	inv := &kustomizev1.ResourceInventory{Entries: []kustomizev1.ResourceRef{}}
 	for _, e := range cs.Entries {
