@@ -82,7 +82,11 @@ type Runner[T Object] struct {
 
 // Run executes steps in order and patches the status once. done computes
 // the Ready outcome after every step succeeded.
-func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T) Outcome) (result ctrl.Result, retErr error) {
+// BeforePatch runs after the steps and the Ready summary, just before the
+// status patch, on success and failure alike (e.g. to record history).
+type BeforePatch[T Object] func(obj T)
+
+func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T) Outcome, before ...BeforePatch[T]) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
 	patcher := patch.NewSerialPatcher(obj, r.Client)
 	wasReady := conditions.IsReady(obj)
@@ -91,6 +95,9 @@ func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T
 	}
 	conditions.MarkReconciling(obj, meta.ProgressingReason, "reconciliation in progress")
 	defer func() {
+		for _, f := range before {
+			f(obj)
+		}
 		owned := append([]string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}, r.Owned...)
 		if err := patcher.Patch(ctx, obj,
 			patch.WithOwnedConditions{Conditions: owned},

@@ -63,11 +63,12 @@ func deleteOptions(o *kustomizev1.Kustomization) ssa.DeleteOptions {
 
 func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
 	if s.resume != nil {
-		s.applied, s.transforms, s.inventory = s.resume.applied, s.resume.transforms, s.resume.inventory
+		s.applied, s.transforms, s.inventory, s.digest = s.resume.applied, s.resume.transforms, s.resume.inventory, s.resume.digest
 		o.Status.Inventory = s.inventory
 		return nil
 	}
 	rm := s.cluster.rm
+	s.digest = buildDigest(s.objects)
 	prev := o.Status.Inventory
 	written, err := r.recordIntent(ctx, o, s.objects)
 	if err != nil {

@@ -46,6 +46,7 @@ type waitState struct {
 	start      time.Time
 	transforms []string
 	inventory  *kustomizev1.ResourceInventory
+	digest     string
 	requested  string // reconcile.fluxcd.io/requestedAt when the wait began
 }
 
@@ -343,7 +344,7 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 	// this point is seen by the reads below, and one that lands after it
 	// requeues through waitingOn. Nothing is lost in between.
 	r.waiters.set(key, &waitState{revision: s.revision, generation: o.Generation, applied: s.applied,
-		checked: todo, start: start, transforms: s.transforms, inventory: s.inventory, requested: o.Annotations[meta.ReconcileRequestAnnotation]})
+		checked: todo, start: start, transforms: s.transforms, inventory: s.inventory, digest: s.digest, requested: o.Annotations[meta.ReconcileRequestAnnotation]})
 	var pending, failed []string
 	for _, m := range todo {
 		_, claimed := plugins[m.GroupKind.WithVersion(vers[m.GroupKind]).GroupVersion().String()+"/"+m.GroupKind.Kind]

@@ -179,7 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	res, err := r.runner.Run(ctx, obj, steps, func(o *kustomizev1.Kustomization) reconcile.Outcome {
 		return reconcile.Outcome{Reason: meta.ReconciliationSucceededReason,
 			Message: "Applied revision: " + s.revision, RequeueAfter: o.Spec.Interval.Duration}
-	})
+	}, recordHistory(&s, time.Now()))
 	var se *reconcile.Error
 	if errors.As(err, &se) && (se.Reason == meta.DependencyNotReadyReason || se.Reason == meta.HealthCheckFailedReason ||
 		errors.Is(err, errWaitingForWatch)) {
@@ -212,6 +212,7 @@ type state struct {
 	cluster    *cluster // where the objects go, and as whom
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
+	digest     string   // of the objects applied, for status.history
 	inventory  *kustomizev1.ResourceInventory
 	objects    []*unstructured.Unstructured
 	applied    object.ObjMetadataSet

@@ -133,6 +133,10 @@ func TestApplyPruneAndFollowSource(t *testing.T) {
 
 	got := waitApplied(t, client.ObjectKeyFromObject(k), "main@sha1:1111111111111111111111111111111111111111")
 	g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(Equal("Applied revision: main@sha1:1111111111111111111111111111111111111111"))
+	g.Expect(got.Status.History).To(HaveLen(1))
+	g.Expect(got.Status.History[0].Digest).To(HavePrefix("sha256:"))
+	g.Expect(got.Status.History[0].LastReconciledStatus).To(Equal(meta.ReconciliationSucceededReason))
+	g.Expect(got.Status.History[0].Metadata).To(HaveKeyWithValue("revision", "main@sha1:1111111111111111111111111111111111111111"))
 	g.Expect(got.Status.Inventory.Entries).To(Equal([]kustomizev1.ResourceRef{
 		{ID: target + "_a__ConfigMap", Version: "v1"}, {ID: target + "_b__ConfigMap", Version: "v1"},
 	}))
@@ -152,7 +156,9 @@ func TestApplyPruneAndFollowSource(t *testing.T) {
 
 	// A new artifact without b is applied at once (no interval wait), and b is pruned.
 	a.publish(t, ns, "repo", "main@sha1:2222222222222222222222222222222222222222", map[string]string{"deploy/a.yaml": cm("a")})
-	waitApplied(t, client.ObjectKeyFromObject(k), "main@sha1:2222222222222222222222222222222222222222")
+	got = waitApplied(t, client.ObjectKeyFromObject(k), "main@sha1:2222222222222222222222222222222222222222")
+	g.Expect(got.Status.History).To(HaveLen(2), "a new build digest is a new snapshot")
+	g.Expect(got.Status.History[0].Metadata).To(HaveKeyWithValue("revision", "main@sha1:2222222222222222222222222222222222222222"), "newest first")
 	g.Eventually(func() bool {
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: target, Name: "b"}, &corev1.ConfigMap{})
 		return apierrors.IsNotFound(err)
