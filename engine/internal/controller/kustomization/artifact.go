@@ -13,11 +13,11 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/weir-gitops/weir/engine/internal/build"
 )
 
-// srcRoot is where the artifact is unpacked in the in-memory file system;
-// the overlay lives beside it, never inside it.
-const srcRoot = "/src"
+const srcRoot = build.SrcRoot
 
 // Limits on what an artifact may unpack to.
 const (

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/build"
 	"github.com/weir-gitops/weir/engine/internal/decrypt"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
@@ -277,7 +278,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
-	objs, err := build(ctx, r.Client, fs, o, dec, r.StrictSubstitutions)
+	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions})
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}

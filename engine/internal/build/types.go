@@ -1,4 +1,4 @@
-package kustomization
+package build
 
 import (
 	"io/fs"

@@ -1,4 +1,4 @@
-package kustomization
+package build
 
 import (
 	"context"
@@ -24,10 +24,27 @@ import (
 
 var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-// build renders spec.path of the artifact in fs. A directory without a
+// SrcRoot is where the source is laid out in the in-memory file system.
+const SrcRoot = "/src"
+
+// Options are what a build needs besides the file system and the spec.
+type Options struct {
+	// Client reads substituteFrom ConfigMaps and Secrets. Nil: a dry run
+	// that substitutes only spec.postBuild.substitute.
+	Client client.Client
+	// Decryptor decrypts SOPS-encrypted input; it must not be nil (one
+	// without keys makes encrypted input fail clearly).
+	Decryptor *decrypt.Decryptor
+	// Strict fails on a variable no source sets.
+	Strict bool
+}
+
+// Build renders spec.path of the source in fs (laid out under SrcRoot) as
+// the Kustomization k asks, confined to fs. A directory without a
 // kustomization file gets one listing its YAML files, as Flux generates it;
 // the spec's overlays go into a wrapper kustomization around the path.
-func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kustomizev1.Kustomization, dec *decrypt.Decryptor, strict bool) (_ []*unstructured.Unstructured, err error) {
+func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomization, opts Options) (_ []*unstructured.Unstructured, err error) {
+	c, dec, strict := opts.Client, opts.Decryptor, opts.Strict
 	// kustomize panics on some malformed input; that is bad input, not a
 	// crash: report it on the status like any build error.
 	defer func() {
@@ -35,7 +52,7 @@ func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kusto
 			err = fmt.Errorf("kustomize build failed: %v", p)
 		}
 	}()
-	root := path.Join(srcRoot, path.Clean("/"+k.Spec.Path))
+	root := path.Join(SrcRoot, path.Clean("/"+k.Spec.Path))
 	if !fs.IsDir(root) {
 		return nil, fmt.Errorf("kustomization path not found: %s", k.Spec.Path)
 	}
@@ -91,10 +108,10 @@ func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kusto
 	if err := dec.DecryptSources(fs, "/", dir); err != nil {
 		return nil, fmt.Errorf("decryption failed: %w", err)
 	}
-	opts := krusty.MakeDefaultOptions()
-	opts.LoadRestrictions = types.LoadRestrictionsNone // the in-memory fs holds only the artifact
-	opts.PluginConfig = types.DisabledPluginConfig()
-	resMap, err := krusty.MakeKustomizer(opts).Run(fs, dir)
+	kopts := krusty.MakeDefaultOptions()
+	kopts.LoadRestrictions = types.LoadRestrictionsNone // the in-memory fs holds only the artifact
+	kopts.PluginConfig = types.DisabledPluginConfig()
+	resMap, err := krusty.MakeKustomizer(kopts).Run(fs, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build failed: %w", err)
 	}
@@ -124,7 +141,8 @@ func build(ctx context.Context, c client.Client, fs filesys.FileSystem, k *kusto
 			if err != nil {
 				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
 			}
-			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, res, fluxkustomize.SubstituteWithStrict(strict))
+			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, res, fluxkustomize.SubstituteWithStrict(strict),
+				fluxkustomize.SubstituteWithDryRun(c == nil))
 			if err != nil {
 				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
 			}

@@ -1,0 +1,10 @@
+// Package build renders a Flux Kustomization: kustomize build confined to
+// an in-memory copy of the source (no remote bases, no exec or KRM plugins,
+// no path escapes), a generated kustomization.yaml for plain YAML, the
+// spec's overlays (targetNamespace, prefix/suffix, patches, images,
+// components, commonMetadata), SOPS decryption in memory, and Flux's own
+// post-build substitution. The Kustomization stage and `engine build` share
+// it.
+//
+// It must not import the controllers.
+package build
