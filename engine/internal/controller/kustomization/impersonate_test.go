@@ -77,12 +77,17 @@ func TestServiceAccountImpersonation(t *testing.T) {
 		})
 		g.Expect(env.Client.Create(ctx, k)).To(Succeed())
 		got := failsWith(t, k, meta.ReconciliationFailedReason, "apply failed", forbidden(ns, "deployer", "denied"))
-		// The intent recorded before the apply is cut back to what the
-		// apply reached (nothing here), and nothing is counted as applied.
-		if got.Status.Inventory != nil {
-			g.Expect(got.Status.Inventory.Entries).To(BeEmpty())
-		}
+		// Nothing is counted as applied. The intent each retry records
+		// before applying is cut back to what the apply reached (nothing
+		// here) once it fails, so between retries the inventory is empty.
 		g.Expect(got.Status.LastAppliedRevision).To(BeEmpty())
+		g.Eventually(func(g Gomega) {
+			cur := &kustomizev1.Kustomization{}
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(k), cur)).To(Succeed())
+			if cur.Status.Inventory != nil {
+				g.Expect(cur.Status.Inventory.Entries).To(BeEmpty())
+			}
+		}, 20*time.Second, 50*time.Millisecond).Should(Succeed())
 		g.Expect(exists(g, client.ObjectKey{Namespace: ns, Name: "allowed"}, &corev1.ConfigMap{})).To(BeFalse())
 
 		rev2 := "main@sha1:8282828282828282828282828282828282828282"
