@@ -83,6 +83,11 @@ func BenchmarkTransformOverhead(b *testing.B) {
 		repo := fmt.Sprintf("apps-%d", n)
 		store.publish(b, c, srv.URL, ns, repo, manifests(n))
 		k := testenv.Kustomization(ns, repo, repo, "./", func(k *kustomizev1.Kustomization) { k.Spec.Prune = true })
+		// The apply records its intent in the object's status, so the
+		// object must exist (no controller runs here to act on it).
+		if err := c.Create(ctx, k); err != nil {
+			b.Fatal(err)
+		}
 
 		b.Run(fmt.Sprintf("objects=%d/transform", n), func(b *testing.B) {
 			s := state{cluster: r.local}
