@@ -50,15 +50,7 @@ func indexIncludes(o client.Object) []string {
 // includers maps a GitRepository to the GitRepositories of its namespace
 // that include it.
 func (r *Reconciler) includers(ctx context.Context, o client.Object) []ctrlreconcile.Request {
-	var list sourcev1.GitRepositoryList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{includeIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]ctrlreconcile.Request, 0, len(list.Items))
-	for _, g := range list.Items {
-		reqs = append(reqs, ctrlreconcile.Request{NamespacedName: types.NamespacedName{Namespace: g.Namespace, Name: g.Name}})
-	}
-	return reqs
+	return reconcile.Requests(ctx, r, &sourcev1.GitRepositoryList{}, client.InNamespace(o.GetNamespace()), client.MatchingFields{includeIndex: o.GetName()})
 }
 
 // artifactChanged passes updates that change a GitRepository's artifact,

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
 
 func sourceKey(k *kustomizev1.Kustomization) string {
@@ -39,16 +40,7 @@ func (r *Reconciler) forDependency(ctx context.Context, o client.Object) []ctrl.
 }
 
 func (r *Reconciler) list(ctx context.Context, index, key string) []ctrl.Request {
-	var list kustomizev1.KustomizationList
-	if err := r.List(ctx, &list, client.MatchingFields{index: key}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing kustomizations", "index", index)
-		return nil
-	}
-	reqs := make([]ctrl.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return reconcile.Requests(ctx, r, &kustomizev1.KustomizationList{}, client.MatchingFields{index: key})
 }
 
 // artifactChanged passes GitRepository updates whose artifact revision or

@@ -95,16 +95,7 @@ func secretNames(p *v1alpha1.Plugin) []string {
 }
 
 func (r *Reconciler) pluginsForSecret(ctx context.Context, o client.Object) []ctrl.Request {
-	var list v1alpha1.PluginList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretIndex: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing plugins for a secret")
-		return nil
-	}
-	reqs := make([]ctrl.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return reconcile.Requests(ctx, r, &v1alpha1.PluginList{}, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretIndex: o.GetName()})
 }
 
 // run is the state of one reconcile, passed between the steps.

@@ -78,16 +78,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 }
 
 func (r *Reconciler) receiversForSecret(ctx context.Context, o client.Object) []ctrl.Request {
-	var list notificationv1.ReceiverList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretIndex: o.GetName()}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing receivers for a secret")
-		return nil
-	}
-	reqs := make([]ctrl.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return reconcile.Requests(ctx, r, &notificationv1.ReceiverList{}, client.InNamespace(o.GetNamespace()), client.MatchingFields{secretIndex: o.GetName()})
 }
 
 // Reconcile derives the webhook path of one Receiver.
