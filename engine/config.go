@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -170,6 +172,27 @@ func (c *Config) Validate() error {
 		bad("log-format", "must be json or console, got %q", c.LogFormat)
 	}
 	return errors.Join(errs...)
+}
+
+// watchSelector is --watch-label-selector parsed; everything when empty.
+func (c *Config) watchSelector() labels.Selector {
+	sel, err := labels.Parse(c.WatchLabelSelector)
+	if err != nil { // Validate refuses it first
+		return labels.Everything()
+	}
+	return sel
+}
+
+// LeaseName is the name of the Lease the replicas compete for: one per
+// shard, so that each shard elects its own leader. It is derived from the
+// selector in its canonical form, so equivalent spellings share a Lease.
+func (c *Config) LeaseName() string {
+	sel := c.watchSelector()
+	if sel.Empty() {
+		return LeaderElectionID
+	}
+	sum := sha256.Sum256([]byte(sel.String()))
+	return strings.Replace(LeaderElectionID, ".", "-"+hex.EncodeToString(sum[:4])+".", 1)
 }
 
 // AdvertisedStorageAddr is the host:port put in artifact URLs.

@@ -8,9 +8,7 @@ import (
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -28,8 +26,16 @@ import (
 // Version is the engine's version, set at build time.
 var Version = "dev"
 
-// LeaderElectionID names the Lease replicas compete for.
+// LeaderElectionID names the Lease replicas compete for when they watch
+// every object. Replicas of a shard compete for a Lease of their own, named
+// by LeaseName.
 const LeaderElectionID = "weir-engine-leader.weir.dev"
+
+// ErrLeaderElectionLost is returned by Start when the engine stopped because
+// another replica holds the Lease now. Reconciles that were running are not
+// waited for, so the process must exit at once: the new leader may already
+// be applying.
+var ErrLeaderElectionLost = errors.New("leader election lost")
 
 // Engine is a configured, not yet started, engine.
 type Engine struct {
@@ -92,9 +98,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.setupStages(ctx, mgr); err != nil {
 		return err
 	}
-	e.log.Info("starting engine", "version", Version, "leaderElect", e.cfg.LeaderElect,
+	e.log.Info("starting engine", "version", Version, "leaderElect", e.cfg.LeaderElect, "lease", e.cfg.LeaseName(),
 		"watchNamespace", e.cfg.WatchNamespace, "watchLabelSelector", e.cfg.WatchLabelSelector)
 	if err := mgr.Start(ctx); err != nil {
+		// controller-runtime reports a lost Lease with an unexported error
+		// of this text, and skips the graceful shutdown.
+		if ctx.Err() == nil && e.cfg.LeaderElect && strings.Contains(err.Error(), "leader election lost") {
+			return fmt.Errorf("%w: lease %s/%s", ErrLeaderElectionLost, e.cfg.LeaderElectionNamespace, e.cfg.LeaseName())
+		}
 		return fmt.Errorf("running the manager: %w", err)
 	}
 	e.log.Info("engine stopped")
@@ -111,7 +122,7 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
 		HealthProbeBindAddress:        cfg.HealthAddr,
 		LeaderElection:                cfg.LeaderElect,
-		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionID:              cfg.LeaseName(),
 		LeaderElectionNamespace:       cfg.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &lease,
@@ -120,10 +131,14 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 		GracefulShutdownTimeout:       &shutdown,
 		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: false}},
 	}
+	// A shard caches only its own Kustomizations, Receivers and Plugins,
+	// but every GitRepository: its Kustomizations may consume a source
+	// another shard owns, and must see that source's artifact change. The
+	// GitRepository controller skips the sources of other shards itself
+	// (see docs/decisions/0006-shard-sources.md).
 	byObject := map[client.Object]cache.ByObject{}
-	if cfg.WatchLabelSelector != "" {
-		sel, _ := labels.Parse(cfg.WatchLabelSelector) // validated in Config.Validate
-		for _, obj := range []client.Object{&sourcev1.GitRepository{}, &kustomizev1.Kustomization{}, &notificationv1.Receiver{}, &weirv1alpha1.Plugin{}} {
+	if sel := cfg.watchSelector(); !sel.Empty() {
+		for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &notificationv1.Receiver{}, &weirv1alpha1.Plugin{}} {
 			byObject[obj] = cache.ByObject{Label: sel}
 		}
 	}

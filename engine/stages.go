@@ -55,7 +55,8 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Recorder: recorder(gitrepository.FieldOwner),
 		Fetcher:  gitrepository.GoGit{},
 		Storage:  storage,
-		Options:  gitrepository.Options{Concurrent: e.cfg.Concurrent, ArtifactRetention: 2, JitterPercent: 5},
+		Options: gitrepository.Options{Concurrent: e.cfg.Concurrent, ArtifactRetention: 2, JitterPercent: 5,
+			Selector: e.cfg.watchSelector()},
 	}
 	if err := git.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the GitRepository controller: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,6 +38,10 @@ type Options struct {
 	JitterPercent int
 	// TempDir is where checkouts are made; empty means os.TempDir.
 	TempDir string
+	// Selector picks the GitRepositories this replica owns (its shard);
+	// nil means all. The cache holds the others too, for the
+	// Kustomizations that consume them, but they are never reconciled here.
+	Selector labels.Selector
 }
 
 // Reconciler reconciles GitRepositories.
@@ -63,7 +68,8 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}),
+			predicate.NewPredicateFuncs(r.owns))).
 		// A new artifact rebuilds the GitRepositories that include it at
 		// once, rather than at their next interval.
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
@@ -77,6 +83,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	obj := &sourcev1.GitRepository{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.owns(obj) {
+		// Another shard's source, reached by a requeue or an include.
+		return ctrl.Result{}, nil
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, obj)
@@ -113,6 +123,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		conditions.MarkTrue(o, sourcev1.ArtifactInStorageCondition, meta.SucceededReason, "%s", msg)
 		return reconcile.Outcome{Reason: meta.SucceededReason, Message: msg, RequeueAfter: r.jitter(o.Spec.Interval.Duration)}
 	})
+}
+
+// owns reports whether o belongs to this replica's shard.
+func (r *Reconciler) owns(o client.Object) bool {
+	return r.Selector == nil || r.Selector.Matches(labels.Set(o.GetLabels()))
 }
 
 // state carries what one reconcile found from step to step.
