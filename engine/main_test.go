@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"testing"
 
 	"github.com/weir-gitops/weir/engine/internal/testenv"
@@ -8,4 +9,25 @@ import (
 
 var env *testenv.Env
 
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
+// binDir holds the engine binary, built once for all the tests of a run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "weir-engine-test-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	testenv.Main(cleanup{m, func() { _ = os.RemoveAll(dir) }}, &env)
+}
+
+// cleanup runs the tests, then done.
+type cleanup struct {
+	m    *testing.M
+	done func()
+}
+
+func (c cleanup) Run() int {
+	defer c.done()
+	return c.m.Run()
+}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +29,26 @@ import (
 // buildEngine builds cmd/engine once per test binary run.
 func buildEngine(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "engine")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/engine")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the engine: %v\n%s", err, out)
+	engineOnce.Do(func() {
+		bin := filepath.Join(binDir, "engine")
+		out, err := exec.Command("go", "build", "-o", bin, "../cmd/engine").CombinedOutput()
+		if err != nil {
+			engineErr = fmt.Errorf("building the engine: %w\n%s", err, out)
+			return
+		}
+		engineBin = bin
+	})
+	if engineErr != nil {
+		t.Fatal(engineErr)
 	}
-	return bin
+	return engineBin
 }
+
+var (
+	engineOnce sync.Once
+	engineBin  string
+	engineErr  error
+)
 
 func freeAddr(t testing.TB) string {
 	t.Helper()

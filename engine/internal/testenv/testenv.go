@@ -57,8 +57,8 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error { return e.cp.Stop() }
 
 // Main is a TestMain body: it starts an Env, stores it in *env, runs the
-// tests and stops the Env.
-func Main(m *testing.M, env **Env) {
+// tests (m is a *testing.M, or a wrapper of one) and stops the Env.
+func Main(m interface{ Run() int }, env **Env) {
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
