@@ -1,0 +1,153 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weir-gitops/weir/engine/internal/testenv"
+)
+
+// BenchmarkB8 is the idle cost of a large, settled installation: N apps
+// (B1's four objects each, wait: true), every GitRepository and
+// Kustomization at a 10 minute interval, all Ready; then the engine is left
+// alone for an idle window and measured over it: resident memory at the
+// end and at most, CPU in millicores on average, API requests per second,
+// and goroutines at the start and the end of the window. WEIR_B8_APPS sets
+// N (default 1000), WEIR_B8_IDLE the window (default 10m).
+func BenchmarkB8(b *testing.B) {
+	apps := 1000
+	if v, err := strconv.Atoi(os.Getenv("WEIR_B8_APPS")); err == nil && v > 0 {
+		apps = v
+	}
+	idle := 10 * time.Minute
+	if v, err := time.ParseDuration(os.Getenv("WEIR_B8_IDLE")); err == nil && v > 0 {
+		idle = v
+	}
+	b.Run(fmt.Sprintf("apps=%d/idle=%s", apps, idle), func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			runB8(b, apps, idle)
+		}
+	})
+}
+
+func runB8(b *testing.B, apps int, idle time.Duration) {
+	b.StopTimer()
+	ctx := context.Background()
+	ns := env.Namespace(b)
+	git := testenv.NewGitServer(b)
+	repo := git.NewRepo(b, "apps")
+	repo.Commit("apps", map[string]string{"app/all.yaml": b1App})
+	env.Manager(b, func(ctx context.Context, mgr ctrl.Manager) error {
+		return ctrl.NewControllerManagedBy(mgr).For(&appsv1.Deployment{}).Named("deployment-standin").
+			Complete(&deploymentStandIn{c: mgr.GetClient(), delay: 500 * time.Millisecond, seen: map[string]time.Time{}})
+	})
+	e := startReplica(b, buildEngine(b), "engine", "--watch-namespace", ns, "--log-level", "error", "--concurrent", concurrent())
+	every := metav1.Duration{Duration: 10 * time.Minute}
+	for i := 0; i < apps; i++ {
+		name := fmt.Sprintf("app-%04d", i)
+		gr := testenv.GitRepository(ns, name, git.URL("apps"), func(g *sourcev1.GitRepository) { g.Spec.Interval = every })
+		ks := testenv.Kustomization(ns, name, name, "./app", func(k *kustomizev1.Kustomization) {
+			k.Spec.Interval = every
+			k.Spec.TargetNamespace = ns
+			k.Spec.NamePrefix = name + "-"
+			k.Spec.Wait = true
+			k.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Minute}
+		})
+		for _, o := range []client.Object{gr, ks} {
+			if err := env.Client.Create(ctx, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Minute); ; time.Sleep(5 * time.Second) {
+		var list kustomizev1.KustomizationList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		ready := 0
+		for i := range list.Items {
+			if conditions.IsReady(&list.Items[i]) {
+				ready++
+			}
+		}
+		if ready == apps {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d apps ready after 20 minutes\n%s", ready, apps, tail(e.log.String(), 2000))
+		}
+	}
+
+	pid := e.cmd.Process.Pid
+	start := b8Sample(b, e, pid)
+	b.StartTimer()
+	maxRSS := start.rss
+	for end := time.Now().Add(idle); time.Now().Before(end); time.Sleep(min(10*time.Second, time.Until(end))) {
+		if s := b8Sample(b, e, pid); s.rss > maxRSS {
+			maxRSS = s.rss
+		}
+	}
+	b.StopTimer()
+	end := b8Sample(b, e, pid)
+	secs := end.at.Sub(start.at).Seconds()
+	b.ReportMetric(end.rss, "MiB-rss-end")
+	// Most of the rest is the binary's own text, mapped from the file.
+	b.ReportMetric(end.anon, "MiB-rss-anon-end")
+	b.ReportMetric(max(maxRSS, end.rss), "MiB-rss-max")
+	b.ReportMetric(end.hwm, "MiB-peak-rss")
+	b.ReportMetric((end.cpu-start.cpu)/secs*1000, "millicores")
+	b.ReportMetric((end.requests-start.requests)/secs, "api-req/s")
+	b.ReportMetric(start.goroutines, "goroutines-start")
+	b.ReportMetric(end.goroutines, "goroutines-end")
+}
+
+// b8State is one reading of the engine process.
+type b8State struct {
+	at                                        time.Time
+	rss, anon, hwm, cpu, requests, goroutines float64
+}
+
+func b8Sample(b *testing.B, e *replica, pid int) b8State {
+	s := b8State{at: time.Now()}
+	var err error
+	if s.hwm, s.cpu, err = procUsage(pid); err != nil {
+		b.Fatal(err)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			s.rss = kb / 1024
+		case "RssAnon:":
+			s.anon = kb / 1024
+		}
+	}
+	if s.requests, err = e.metric("rest_client_requests_total"); err != nil {
+		b.Fatal(err)
+	}
+	if s.goroutines, err = e.metric("go_goroutines"); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
