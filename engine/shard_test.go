@@ -10,10 +10,17 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
+	"github.com/spf13/pflag"
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
@@ -158,4 +165,61 @@ func TestLeaseNamePerShard(t *testing.T) {
 	if got := name(shardSelector("shard1")); !strings.HasPrefix(got, "weir-engine-leader-") || !strings.HasSuffix(got, ".weir.dev") {
 		t.Errorf("shard Lease %q", got)
 	}
+}
+
+// TestShardManifests builds config/shards as `kubectl apply -k` would and
+// applies it: three Deployments, each with valid flags, its own selector,
+// its own Lease, and artifact URLs that name the Service reaching only its
+// own pods.
+func TestShardManifests(t *testing.T) {
+	g := NewWithT(t)
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resMap, err := k.Run(filesys.MakeFsOnDisk(), "../config/shards")
+	g.Expect(err).NotTo(HaveOccurred())
+	services := map[string]map[string]string{} // name -> selector
+	leases := map[string]bool{}
+	var deploys []*appsv1.Deployment
+	for _, r := range resMap.Resources() {
+		m, err := r.Map()
+		g.Expect(err).NotTo(HaveOccurred())
+		u := &unstructured.Unstructured{Object: m}
+		switch u.GetKind() {
+		case "Deployment":
+			d := &appsv1.Deployment{}
+			g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(m, d)).To(Succeed())
+			deploys = append(deploys, d)
+		case "Service":
+			svc := &corev1.Service{}
+			g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(m, svc)).To(Succeed())
+			services[svc.Name] = svc.Spec.Selector
+		}
+		g.Expect(env.Client.Patch(context.Background(), u, client.Apply, client.FieldOwner("weir-install-test"), client.ForceOwnership)).
+			To(Succeed(), "applying %s %s", u.GetKind(), u.GetName())
+	}
+	g.Expect(deploys).To(HaveLen(3))
+	for _, d := range deploys {
+		cfg := DefaultConfig()
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+		cfg.BindFlags(fs)
+		var args []string
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args[1:] {
+			args = append(args, strings.ReplaceAll(a, "$(RUNTIME_NAMESPACE)", "weir-system"))
+		}
+		g.Expect(fs.Parse(args)).To(Succeed())
+		g.Expect(cfg.Validate()).To(Succeed())
+		g.Expect(cfg.LeaderElect).To(BeTrue())
+		shard := d.Spec.Template.Labels["sharding.fluxcd.io/shard"]
+		g.Expect(cfg.WatchLabelSelector).To(Equal(shardSelector(shard)), d.Name)
+		leases[cfg.LeaseName()] = true
+		svc := strings.SplitN(cfg.StorageAdvAddr, ".", 2)[0]
+		g.Expect(services).To(HaveKey(svc), d.Name)
+		g.Expect(labels.SelectorFromSet(services[svc]).Matches(labels.Set(d.Spec.Template.Labels))).To(BeTrue(), d.Name)
+		for _, other := range deploys {
+			if other != d {
+				g.Expect(labels.SelectorFromSet(services[svc]).Matches(labels.Set(other.Spec.Template.Labels))).To(BeFalse(),
+					"service %s reaches the pods of %s", svc, other.Name)
+			}
+		}
+	}
+	g.Expect(leases).To(HaveLen(3))
 }

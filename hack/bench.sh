@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=docs/benchmarks.md
-cmd="go test -run '^\$' -bench . -benchmem -count 1 ./engine/..."
+cmd="go test -run '^\$' -bench . -benchmem -count 1 -timeout 60m ./engine/..."
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 eval "$cmd" | tee "$raw"
