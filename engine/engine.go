@@ -135,7 +135,7 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 	// but every GitRepository: its Kustomizations may consume a source
 	// another shard owns, and must see that source's artifact change. The
 	// GitRepository controller skips the sources of other shards itself
-	// (see docs/decisions/0006-shard-sources.md).
+	// (see docs/decisions/0005-shards-cache-every-source.md).
 	byObject := map[client.Object]cache.ByObject{}
 	if sel := cfg.watchSelector(); !sel.Empty() {
 		for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &notificationv1.Receiver{}, &weirv1alpha1.Plugin{}} {
