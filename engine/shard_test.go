@@ -124,6 +124,28 @@ func TestShardsReconcileDisjointSetsAndShareSources(t *testing.T) {
 			return cm.Data["value"]
 		}, 60*time.Second, 200*time.Millisecond).Should(Equal("two"), name)
 	}
+
+	// Relabelling a source moves it: shard1 picks it up on the label change
+	// alone (no annotation, an interval of a minute), stores its new commit
+	// and serves it; shard2's Kustomization follows.
+	commits["src2"]("two")
+	src2 := &sourcev1.GitRepository{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "src2"}, src2)).To(Succeed())
+	patch := client.MergeFrom(src2.DeepCopy())
+	src2.Labels[shardKey] = "shard1"
+	g.Expect(env.Client.Patch(ctx, src2, patch)).To(Succeed())
+	g.Eventually(func() string {
+		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "src2"}, src2)
+		if src2.Status.Artifact == nil {
+			return ""
+		}
+		return src2.Status.Artifact.URL
+	}, 30*time.Second, 200*time.Millisecond).Should(HavePrefix("http://" + shards["shard1"].storage + "/"))
+	g.Eventually(func() string {
+		cm := &corev1.ConfigMap{}
+		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "k2-cm"}, cm)
+		return cm.Data["value"]
+	}, 60*time.Second, 200*time.Millisecond).Should(Equal("two"))
 }
 
 func httpStatus(url string) (int, error) {

@@ -67,8 +67,9 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return fmt.Errorf("indexing GitRepository includes: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
+		// A label change may move the source into this shard.
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}),
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}),
 			predicate.NewPredicateFuncs(r.owns))).
 		// A new artifact rebuilds the GitRepositories that include it at
 		// once, rather than at their next interval.
