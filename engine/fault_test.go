@@ -13,6 +13,7 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	. "github.com/onsi/gomega"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -217,4 +218,49 @@ func testStopMidApply(t *testing.T, sig syscall.Signal) {
 		return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, &kustomizev1.Kustomization{})
 	}, 60*time.Second, 200*time.Millisecond).ShouldNot(Succeed())
 	g.Expect(listCMs()).To(BeEmpty(), "objects were orphaned")
+}
+
+// TestFaultGitServerDown takes the git server away after a first artifact:
+// the GitRepository turns Ready=False and retries with backoff (a bounded
+// number of reconciles, not a spin), its last artifact is still served, and
+// the Kustomization keeps what it applied. When the registry is down the
+// Plugin keeps its verified module serving in the same way (see
+// TestPluginVerifiedCompiledAndServed in controller/plugin).
+func TestFaultGitServerDown(t *testing.T) {
+	g := NewWithT(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	e := startReplica(t, buildEngine(t), "engine", "--watch-namespace", ns)
+	git := testenv.NewGitServer(t)
+	git.NewRepo(t, "app").Commit("one", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {value: one}\n"})
+	createApp(t, g, ns, git.URL("app"))
+	g.Eventually(kustomizationReady(ns, "app"), 60*time.Second, 200*time.Millisecond).Should(BeTrue())
+	gr := &sourcev1.GitRepository{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, gr)).To(Succeed())
+	artifact := gr.Status.Artifact.DeepCopy()
+
+	git.Stop()
+	runs := func() float64 {
+		v, err := e.metric("controller_runtime_reconcile_total", `controller="gitrepository"`)
+		g.Expect(err).NotTo(HaveOccurred())
+		return v
+	}
+	before := runs()
+	annotate(t, g, ns, "app")
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, gr)).To(Succeed())
+		g.Expect(conditions.IsFalse(gr, meta.ReadyCondition)).To(BeTrue())
+		g.Expect(conditions.IsTrue(gr, sourcev1.FetchFailedCondition)).To(BeTrue())
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	time.Sleep(10 * time.Second)
+	retries := runs() - before
+	t.Logf("GitRepository reconciles in the 10 s after the git server went away: %.0f", retries)
+	g.Expect(retries).To(BeNumerically("<", 40), "retrying without backoff")
+
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, gr)).To(Succeed())
+	g.Expect(gr.Status.Artifact).NotTo(BeNil())
+	g.Expect(gr.Status.Artifact.Digest).To(Equal(artifact.Digest))
+	g.Expect(httpStatus(artifact.URL)).To(Equal(http.StatusOK), "the last artifact is no longer served")
+	g.Expect(kustomizationReady(ns, "app")()).To(BeTrue())
+	g.Expect(configMapValue(ns)()).To(Equal("one"))
 }

@@ -35,6 +35,9 @@ func NewGitServer(t testing.TB) *GitServer {
 	return &GitServer{root: root, srv: srv}
 }
 
+// Stop takes the server away: every later request fails to connect.
+func (s *GitServer) Stop() { s.srv.Close() }
+
 // URL of the repository named name.
 func (s *GitServer) URL(name string) string { return s.srv.URL + "/" + name + ".git" }
 
