@@ -22,23 +22,7 @@ var (
 // for the life of the test binary.
 func ExamplePlugin(t testing.TB, name string) []byte {
 	t.Helper()
-	pluginMu.Lock()
-	defer pluginMu.Unlock()
-	if b, ok := pluginBuilt[name]; ok {
-		return b
-	}
 	dir := findUp(t, filepath.Join("plugins", "examples", name))
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugin %s: %v\n%s", name, err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw, err := os.ReadFile(filepath.Join(dir, "plugin.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,11 +31,43 @@ func ExamplePlugin(t testing.TB, name string) []byte {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%s/plugin.json: %v", name, err)
 	}
+	return buildPlugin(t, dir, m)
+}
+
+// FixturePlugin builds the misbehaving transform plugin of the plugin
+// host's tests (engine/internal/plugin/testdata/fixture), whose
+// functionConfig mode picks the misbehaviour ("loop" never returns).
+func FixturePlugin(t testing.TB) []byte {
+	t.Helper()
+	dir := findUp(t, filepath.Join("engine", "internal", "plugin", "testdata", "fixture"))
+	return buildPlugin(t, dir, abi.Metadata{ABIVersion: abi.Version, Name: "fixture", Version: "0.0.1",
+		Capabilities: []abi.Capability{abi.CapabilityTransform}})
+}
+
+// buildPlugin builds the plugin in dir and embeds m, once per test binary.
+func buildPlugin(t testing.TB, dir string, m abi.Metadata) []byte {
+	t.Helper()
+	pluginMu.Lock()
+	defer pluginMu.Unlock()
+	if b, ok := pluginBuilt[dir]; ok {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), m.Name+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin %s: %v\n%s", m.Name, err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wasm, err = meta.Embed(wasm, m)
 	if err != nil {
-		t.Fatalf("embed metadata of %s: %v", name, err)
+		t.Fatalf("embed metadata of %s: %v", m.Name, err)
 	}
-	pluginBuilt[name] = wasm
+	pluginBuilt[dir] = wasm
 	return wasm
 }
 
