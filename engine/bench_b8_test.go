@@ -110,6 +110,9 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	b.ReportMetric(end.hwm, "MiB-peak-rss")
 	b.ReportMetric((end.cpu-start.cpu)/secs*1000, "millicores")
 	b.ReportMetric((end.requests-start.requests)/secs, "api-req/s")
+	for _, m := range []string{"GET", "PATCH", "POST", "PUT"} {
+		b.ReportMetric((end.byMethod[m]-start.byMethod[m])/secs, m+"-req/s")
+	}
 	b.ReportMetric(start.goroutines, "goroutines-start")
 	b.ReportMetric(end.goroutines, "goroutines-end")
 }
@@ -118,6 +121,7 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 type b8State struct {
 	at                                        time.Time
 	rss, anon, hwm, cpu, requests, goroutines float64
+	byMethod                                  map[string]float64
 }
 
 func b8Sample(b *testing.B, e *replica, pid int) b8State {
@@ -148,6 +152,12 @@ func b8Sample(b *testing.B, e *replica, pid int) b8State {
 	}
 	if s.goroutines, err = e.metric("go_goroutines"); err != nil {
 		b.Fatal(err)
+	}
+	s.byMethod = map[string]float64{}
+	for _, m := range []string{"GET", "PATCH", "POST", "PUT"} {
+		if s.byMethod[m], err = e.metric("rest_client_requests_total", `method="`+m+`"`); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return s
 }
