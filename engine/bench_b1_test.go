@@ -33,15 +33,24 @@ import (
 // controller. It measures, for the engine binary running as its own
 // process, the time from creating every object to every Kustomization
 // Ready, the spread of per-app ready times, and the engine's peak RSS and
-// CPU time. WEIR_B1_APPS sets N (default 100).
+// CPU time. WEIR_B1_APPS sets N (default 100). WEIR_B1_SHARDS=3 runs
+// three engine processes instead, each with its own shard's selector, and
+// labels the apps round-robin; RSS and CPU are then the sums over them.
 func BenchmarkB1(b *testing.B) {
-	apps := 100
+	apps, shards := 100, 1
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_APPS")); err == nil && v > 0 {
 		apps = v
 	}
-	b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) {
+	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_SHARDS")); err == nil && v > 0 {
+		shards = v
+	}
+	name := fmt.Sprintf("apps=%d", apps)
+	if shards > 1 {
+		name += fmt.Sprintf("/shards=%d", shards)
+	}
+	b.Run(name, func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			runB1(b, apps)
+			runB1(b, apps, shards)
 		}
 	})
 }
@@ -75,7 +84,7 @@ kind: ServiceAccount
 metadata: {name: web}
 `
 
-func runB1(b *testing.B, apps int) {
+func runB1(b *testing.B, apps, shards int) {
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -89,11 +98,21 @@ func runB1(b *testing.B, apps int) {
 	})
 
 	bin := buildEngine(b)
+	var pids []int
+	for s := 2; s <= shards; s++ {
+		r := startReplica(b, bin, shardName(s-1, shards), "--watch-namespace", ns, "--log-level", "error",
+			"--concurrent", concurrent(), "--watch-label-selector", shardSelector(shardName(s-1, shards)))
+		pids = append(pids, r.cmd.Process.Pid)
+	}
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "run", "--kubeconfig", env.KubeconfigFile(b),
+	args := []string{"run", "--kubeconfig", env.KubeconfigFile(b),
 		"--health-addr", freeAddr(b), "--metrics-addr", freeAddr(b), "--storage-path", b.TempDir(),
 		"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
-		"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent())
+		"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent()}
+	if shards > 1 {
+		args = append(args, "--watch-label-selector", shardSelector(shardName(0, shards)))
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stderr = &stderr
 	if p := os.Getenv("WEIR_B1_LOG"); p != "" {
 		f, err := os.Create(p)
@@ -120,6 +139,9 @@ func runB1(b *testing.B, apps int) {
 			k.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Minute}
 		})
 		for _, o := range []client.Object{gr, ks} {
+			if shards > 1 {
+				o.SetLabels(map[string]string{shardKey: shardName(i%shards, shards)})
+			}
 			if err := env.Client.Create(ctx, o); err != nil {
 				b.Fatal(err)
 			}
@@ -165,10 +187,24 @@ func runB1(b *testing.B, apps int) {
 	b.ReportMetric(total.Seconds(), "s-all-ready")
 	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50-app")
 	b.ReportMetric(times[len(times)*99/100].Seconds(), "s-p99-app")
-	if rss, cpu, err := procUsage(cmd.Process.Pid); err == nil {
-		b.ReportMetric(rss, "MiB-peak-rss")
-		b.ReportMetric(cpu, "s-cpu")
+	var rss, cpu float64
+	for _, pid := range append(pids, cmd.Process.Pid) {
+		r, c, err := procUsage(pid)
+		if err != nil {
+			return
+		}
+		rss, cpu = rss+r, cpu+c
 	}
+	b.ReportMetric(rss, "MiB-peak-rss")
+	b.ReportMetric(cpu, "s-cpu")
+}
+
+// shardName is the name of shard i of n; one shard has none.
+func shardName(i, n int) string {
+	if n == 1 {
+		return ""
+	}
+	return fmt.Sprintf("shard%d", i+1)
 }
 
 // concurrent is the engine's --concurrent (WEIR_B1_CONCURRENT, default 10).
