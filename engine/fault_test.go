@@ -23,18 +23,32 @@ import (
 )
 
 // TestFaultAPIServerDownAndBack takes the API server away from a running
-// engine for ten seconds, makes a change it cannot see meanwhile, and
-// brings the API server back: the engine's failed requests while it was
-// gone stay few (it backs off rather than spinning), and the change is
-// applied once it is back.
+// engine in the middle of a reconcile (while it applies the first object)
+// for ten seconds, makes a change it cannot see meanwhile, and brings the
+// API server back: the engine's failed requests while it was gone stay few
+// (it backs off rather than spinning), and the change is applied once it is
+// back.
 func TestFaultAPIServerDownAndBack(t *testing.T) {
 	g := NewWithT(t)
 	ns := env.Namespace(t)
 	proxy := newAPIProxy(t)
+	held := make(chan struct{})
+	var once sync.Once
+	proxy.setIntercept(func(r *http.Request) bool {
+		if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/namespaces/"+ns+"/configmaps/") && !r.URL.Query().Has("dryRun") {
+			once.Do(func() { close(held) })
+			<-r.Context().Done() // until the proxy drops the connection
+		}
+		return false
+	})
 	e := startReplica(t, buildEngine(t), "engine", "--kubeconfig", proxy.kubeconfig(t), "--watch-namespace", ns)
 	url, commit := appRepo(t, "one")
 	createApp(t, g, ns, url)
-	g.Eventually(kustomizationReady(ns, "app"), 60*time.Second, 200*time.Millisecond).Should(BeTrue())
+	select {
+	case <-held:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the engine never applied")
+	}
 
 	failed := func() float64 {
 		v, err := e.metric("rest_client_requests_total", `code="<error>"`)
@@ -43,6 +57,7 @@ func TestFaultAPIServerDownAndBack(t *testing.T) {
 	}
 	before := failed()
 	proxy.stop()
+	proxy.setIntercept(nil)
 	commit("two")
 	annotate(t, g, ns, "app") // the test's own client reaches the API server
 	const outage = 10 * time.Second
