@@ -23,6 +23,10 @@
 //     artifact changes rebuild the including GitRepositories as soon as an
 //     included one has a new artifact; include cycles stall.
 //
+// With Options.Selector set (a shard), only matching GitRepositories are
+// reconciled; the cache holds the others for the Kustomizations that
+// consume them.
+//
 // Git and storage are reached through the Fetcher and Storage interfaces,
 // implemented here by GoGit and DiskStorage. It must not import other
 // controllers.
