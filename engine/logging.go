@@ -23,6 +23,9 @@ func NewLogger(level, format string, w io.Writer) logr.Logger {
 		zap.UseDevMode(false),
 		zap.StacktraceLevel(zapcore.PanicLevel),
 		func(o *zap.Options) {
+			// Sub-second times: whole seconds cannot order the lines of
+			// two replicas handing over a Lease.
+			o.TimeEncoder = zapcore.RFC3339NanoTimeEncoder
 			if format == "console" {
 				o.Encoder = zapcore.NewConsoleEncoder(zapConsoleConfig())
 			}
