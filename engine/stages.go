@@ -124,14 +124,14 @@ func (e *Engine) setupReceiverServer(mgr ctrl.Manager) error {
 		}
 		return &webhook.Target{Namespace: rcv.Namespace, Name: rcv.Name, Type: rcv.Spec.Type,
 			Token: cred.Token, Email: cred.Email, Audience: cred.Audience,
-			Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend}, nil
+			Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend, OIDCProviders: rcv.Spec.OIDCProviders}, nil
 	}
 	trigger := func(ctx context.Context, t *webhook.Target) error {
 		rcv := &notificationv1.Receiver{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Name}, rcv); err != nil {
 			return fmt.Errorf("reading the receiver: %w", err)
 		}
-		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body)
+		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body, t.Claims)
 		return err
 	}
 	h, err := webhook.NewHandler(lookup, trigger, e.log.WithName("receiver"), metrics.Registry)
