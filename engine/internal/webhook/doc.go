@@ -3,28 +3,19 @@
 // Receiver's type demands, and asks for a trigger. One verifier per type:
 //
 //   - generic: none, the secret path is the credential.
-//
 //   - generic-hmac: X-Signature, "<algo>=<hex>" HMAC of the body with the token.
-//
 //   - github, bitbucket (Server and Cloud): X-Hub-Signature-256 or
 //     X-Hub-Signature, as generic-hmac; events from X-GitHub-Event or
 //     X-Event-Key are filtered by spec.events, pings are answered.
-//
 //   - gitlab: X-Gitlab-Token equals the token; X-Gitlab-Event is filtered.
-//
 //   - harbor: Authorization equals the token.
-//
 //   - nexus: X-Nexus-Webhook-Signature, hex HMAC-SHA1 of the body.
-//
 //   - dockerhub, quay, acr: unsigned; the body must be the registry's push
 //     event (an ACR ping is answered without a trigger).
-//
 //   - cdevents: unsigned; the body must be a CDEvent, and Ce-Type is
 //     filtered by spec.events.
-//
 //   - gcr: a Google-signed ID token (RS256, checked against Google's key
 //     set) for the Secret's email and audience, and a Pub/Sub message body.
-//
 //   - generic-oidc: a bearer ID token from one of spec.oidcProviders (chosen
 //     by its iss claim), verified with the keys the issuer publishes through
 //     OpenID discovery (RS256), its audience, its validity period, then the
