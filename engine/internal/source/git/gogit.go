@@ -1,0 +1,253 @@
+package git
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+)
+
+// Client fetches with go-git: shallow clones for branches, tags and semver
+// ranges, one ls-remote to resolve a reference without cloning. The zero
+// value is ready to use.
+type Client struct{}
+
+// Latest resolves the reference with one ls-remote round trip.
+func (Client) Latest(ctx context.Context, req Request) (string, error) {
+	ref := req.Reference
+	if ref.Commit != "" {
+		return "", nil // a commit is its own revision, but needs the clone to be verified
+	}
+	refs, err := list(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	r, err := resolve(ref, refs)
+	if err != nil {
+		return "", err
+	}
+	return r.label + "@sha1:" + r.hash, nil
+}
+
+// Checkout clones the reference into dir and returns what it checked out.
+// Branches, tags and semver ranges are cloned with depth 1; a commit needs
+// the branch's (or the whole) history.
+func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, error) {
+	ref := req.Reference
+	auth, err := authMethod(req)
+	if err != nil {
+		return Checkout{}, err
+	}
+	sparse := SparseDirs(req.SparseCheckout)
+	clone := &gogit.CloneOptions{URL: req.URL, Auth: auth, Tags: gogit.NoTags,
+		CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
+		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, RecurseSubmodules: gogit.NoRecurseSubmodules,
+		NoCheckout: len(sparse) > 0 || (ref.Commit != "")}
+	if req.RecurseSubmodules && len(sparse) == 0 {
+		clone.RecurseSubmodules = gogit.DefaultSubmoduleRecursionDepth
+	}
+	var (
+		label string
+		want  plumbing.Hash
+		r     resolved
+	)
+	if ref.Commit != "" {
+		if ref.Branch != "" {
+			clone.ReferenceName, clone.SingleBranch, label = plumbing.NewBranchReferenceName(ref.Branch), true, ref.Branch
+		}
+		want = plumbing.NewHash(ref.Commit)
+	} else {
+		refs, err := list(ctx, req)
+		if err != nil {
+			return Checkout{}, err
+		}
+		if r, err = resolve(ref, refs); err != nil {
+			return Checkout{}, err
+		}
+		clone.ReferenceName, clone.SingleBranch, clone.Depth, label = r.ref, true, 1, r.label
+	}
+	repo, err := gogit.PlainCloneContext(ctx, dir, false, clone)
+	if err != nil {
+		return Checkout{}, fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
+	}
+	if want.IsZero() {
+		head, err := repo.Head()
+		if err != nil {
+			return Checkout{}, fmt.Errorf("reading HEAD: %w", err)
+		}
+		want = head.Hash()
+	}
+	if err := checkoutTree(repo, want, sparse, clone.NoCheckout); err != nil {
+		return Checkout{}, err
+	}
+	if clone.NoCheckout && req.RecurseSubmodules && len(sparse) == 0 {
+		// The clone skipped the checkout, and with it the submodules.
+		if err := updateSubmodules(ctx, repo, auth); err != nil {
+			return Checkout{}, err
+		}
+	}
+	out := Checkout{Revision: "sha1:" + want.String()}
+	if label != "" {
+		out.Revision = label + "@" + out.Revision
+	}
+	c, err := repo.CommitObject(want)
+	if err != nil {
+		return Checkout{}, fmt.Errorf("reading commit '%s': %w", want, err)
+	}
+	if out.Commit, err = signedCommit(c); err != nil {
+		return Checkout{}, err
+	}
+	if r.ref.IsTag() {
+		if out.Tag, err = signedTag(repo, r.ref); err != nil {
+			return Checkout{}, err
+		}
+	}
+	return out, nil
+}
+
+func updateSubmodules(ctx context.Context, repo *gogit.Repository, auth transport.AuthMethod) error {
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("opening the worktree: %w", err)
+	}
+	subs, err := wt.Submodules()
+	if err != nil {
+		return fmt.Errorf("reading submodules: %w", err)
+	}
+	if err := subs.UpdateContext(ctx, &gogit.SubmoduleUpdateOptions{Init: true, Auth: auth,
+		RecurseSubmodules: gogit.DefaultSubmoduleRecursionDepth}); err != nil {
+		return fmt.Errorf("updating submodules: %w", err)
+	}
+	return nil
+}
+
+// checkoutTree checks out commit h, limited to the sparse directories when
+// there are any, and fails when one of them is not a directory of the
+// commit's tree.
+func checkoutTree(repo *gogit.Repository, h plumbing.Hash, sparse []string, needed bool) error {
+	if len(sparse) > 0 {
+		c, err := repo.CommitObject(h)
+		if err != nil {
+			return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return fmt.Errorf("reading the tree of '%s': %w", h, err)
+		}
+		for _, d := range sparse {
+			e, err := tree.FindEntry(d)
+			if err != nil || e.Mode != filemode.Dir {
+				return fmt.Errorf("failed to sparse checkout directories: sparse checkout dir '%s' does not exist in repository", d)
+			}
+		}
+	}
+	if !needed {
+		return nil
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return fmt.Errorf("opening the worktree: %w", err)
+	}
+	// go-git matches sparse directories as plain string prefixes, so "app"
+	// would also take "app2/" and "app.yaml"; a trailing slash keeps it to
+	// the directory itself.
+	dirs := make([]string, len(sparse))
+	for i, d := range sparse {
+		dirs[i] = d + "/"
+	}
+	if err := wt.Checkout(&gogit.CheckoutOptions{Hash: h, Force: true, SparseCheckoutDirectories: dirs}); err != nil {
+		return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
+	}
+	return nil
+}
+
+// SparseDirs normalizes spec.sparseCheckout: "./" prefixes, trailing and
+// duplicate slashes and repeated entries are dropped, and the result is
+// sorted so that equal sets compare equal. A root entry ("." or "/")
+// means the whole tree, which is no sparse checkout at all.
+func SparseDirs(dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		d = strings.Trim(path.Clean("/"+strings.TrimSpace(d)), "/")
+		if d == "" {
+			return nil
+		}
+		out = append(out, d)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func signedCommit(c *object.Commit) (SignedObject, error) {
+	enc := &plumbing.MemoryObject{}
+	if err := c.EncodeWithoutSignature(enc); err != nil {
+		return SignedObject{}, fmt.Errorf("encoding commit '%s': %w", c.Hash, err)
+	}
+	payload, err := readObject(enc)
+	if err != nil {
+		return SignedObject{}, fmt.Errorf("encoding commit '%s': %w", c.Hash, err)
+	}
+	return SignedObject{Hash: c.Hash.String(), Signature: c.PGPSignature, Payload: payload}, nil
+}
+
+// signedTag returns the tag object n points at; a lightweight tag has
+// none, and comes back with its name only.
+func signedTag(repo *gogit.Repository, n plumbing.ReferenceName) (*SignedObject, error) {
+	name := n.Short()
+	ref, err := repo.Reference(n, false)
+	if err != nil {
+		return nil, fmt.Errorf("reading tag '%s': %w", name, err)
+	}
+	t, err := repo.TagObject(ref.Hash())
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return &SignedObject{Name: name}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading tag '%s': %w", name, err)
+	}
+	enc := &plumbing.MemoryObject{}
+	if err := t.EncodeWithoutSignature(enc); err != nil {
+		return nil, fmt.Errorf("encoding tag '%s': %w", name, err)
+	}
+	payload, err := readObject(enc)
+	if err != nil {
+		return nil, fmt.Errorf("encoding tag '%s': %w", name, err)
+	}
+	return &SignedObject{Hash: t.Hash.String(), Name: name, Signature: t.PGPSignature, Payload: payload}, nil
+}
+
+func readObject(o plumbing.EncodedObject) ([]byte, error) {
+	rd, err := o.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+func list(ctx context.Context, req Request) ([]*plumbing.Reference, error) {
+	auth, err := authMethod(req)
+	if err != nil {
+		return nil, err
+	}
+	remote := gogit.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{req.URL}})
+	opts := &gogit.ListOptions{Auth: auth, CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
+		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, PeelingOption: gogit.AppendPeeled}
+	refs, err := remote.ListContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("unable to list references of '%s': %w", redact(req.URL), err)
+	}
+	return refs, nil
+}
