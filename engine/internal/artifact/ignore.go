@@ -57,7 +57,9 @@ func matcher(dir, ignore string) (gitignore.Matcher, error) {
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || d.Name() != sourceIgnoreFile {
+		// Only a regular file counts: a link named .sourceignore could
+		// point anywhere on the machine.
+		if d.Name() != sourceIgnoreFile || !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := os.ReadFile(p)

@@ -52,3 +52,18 @@ func TestIgnoreRulesAndDeterminism(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(a2.Digest).To(Equal(a1.Digest))
 }
+
+// A .sourceignore that is a link is not read: it could point anywhere.
+func TestSourceIgnoreLinkNotFollowed(t *testing.T) {
+	g := NewWithT(t)
+	dir, outside := t.TempDir(), t.TempDir()
+	g.Expect(os.WriteFile(filepath.Join(outside, "rules"), []byte("*.yaml\n"), 0o644)).To(Succeed())
+	g.Expect(os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("a"), 0o644)).To(Succeed())
+	g.Expect(os.Symlink(filepath.Join(outside, "rules"), filepath.Join(dir, ".sourceignore"))).To(Succeed())
+	st := &Storage{Root: t.TempDir(), BaseURL: "http://h"}
+	a, err := st.Archive(context.Background(), "GitRepository", "ns", "o", dir, "", "rev")
+	g.Expect(err).NotTo(HaveOccurred())
+	body, err := os.ReadFile(filepath.Join(st.Root, a.Path))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(testenv.TarNames(t, body)).To(Equal([]string{"a.yaml"}))
+}

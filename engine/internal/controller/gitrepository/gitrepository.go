@@ -128,8 +128,11 @@ type state struct {
 }
 
 func (r *Reconciler) validate(ctx context.Context, o *sourcev1.GitRepository) error {
-	if _, err := url.Parse(o.Spec.URL); err != nil {
-		return reconcile.Stall(sourcev1.URLInvalidReason, fmt.Errorf("invalid url: %w", err))
+	if err := git.CheckURL(o.Spec.URL); err != nil {
+		return reconcile.Stall(sourcev1.URLInvalidReason, err)
+	}
+	if err := git.CheckSparseDirs(o.Spec.SparseCheckout); err != nil {
+		return reconcile.Stall(illegalPathReason, err)
 	}
 	return r.validateIncludes(ctx, o)
 }

@@ -29,20 +29,27 @@ func TestMain(m *testing.M) { testenv.Main(m, &env) }
 type fixture struct {
 	storage *artifact.Storage
 	files   *httptest.Server
+	// work is where checkouts are made.
+	work string
 }
 
-func start(t *testing.T) *fixture {
+// start runs the controller for the test; opts change the reconciler.
+func start(t *testing.T, opts ...func(*Reconciler)) *fixture {
 	t.Helper()
 	st := &artifact.Storage{Root: t.TempDir()}
 	srv := httptest.NewServer(st.Handler())
 	t.Cleanup(srv.Close)
 	st.BaseURL = srv.URL
+	work := t.TempDir()
 	env.Manager(t, func(ctx context.Context, mgr ctrl.Manager) error {
 		r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor(FieldOwner),
-			Fetcher: sourcegit.Client{}, Storage: st, Options: Options{ArtifactRetention: 2, TempDir: t.TempDir()}}
+			Fetcher: sourcegit.Client{}, Storage: st, Options: Options{ArtifactRetention: 2, TempDir: work}}
+		for _, o := range opts {
+			o(r)
+		}
 		return r.SetupWithManager(ctx, mgr)
 	})
-	return &fixture{storage: st, files: srv}
+	return &fixture{storage: st, files: srv, work: work}
 }
 
 func waitReady(t *testing.T, key client.ObjectKey, revision string) *sourcev1.GitRepository {
@@ -113,7 +120,9 @@ func TestBranchArtifactServedAndUpdated(t *testing.T) {
 	g.Expect(names).NotTo(ContainElement(HavePrefix(".github")))
 	g.Expect(names).NotTo(ContainElement(HavePrefix(".git/")))
 
-	// Unchanged remote: the request is handled without a new artifact.
+	// Unchanged remote: the request is handled with one ls-remote round
+	// trip, no fetch and no new artifact.
+	served := len(git.Requests())
 	requestReconcile(t, key, "same")
 	g.Eventually(func() string {
 		o := &sourcev1.GitRepository{}
@@ -124,6 +133,10 @@ func TestBranchArtifactServedAndUpdated(t *testing.T) {
 	g.Expect(env.Client.Get(context.Background(), key, again)).To(Succeed())
 	g.Expect(again.Status.Artifact.Digest).To(Equal(a.Digest))
 	g.Expect(again.Status.Artifact.LastUpdateTime.Equal(&a.LastUpdateTime)).To(BeTrue())
+	check := git.Requests()[served:]
+	g.Expect(check).To(HaveLen(1))
+	g.Expect(check[0].Method).To(Equal(http.MethodGet))
+	g.Expect(check[0].Path).To(HaveSuffix("/info/refs"))
 
 	// A new commit gives a new revision and digest; the old artifact is kept
 	// (retention 2) until it falls out of the window.

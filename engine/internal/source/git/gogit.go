@@ -10,19 +10,26 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Client fetches with go-git: shallow clones for branches, tags and semver
 // ranges, one ls-remote to resolve a reference without cloning. The zero
 // value is ready to use.
-type Client struct{}
+type Client struct {
+	// MaxSize caps the bytes one checkout writes, pack and files
+	// together; zero means DefaultMaxSize. Time is capped by the context.
+	MaxSize int64
+}
 
 // Latest resolves the reference with one ls-remote round trip.
 func (Client) Latest(ctx context.Context, req Request) (string, error) {
@@ -44,7 +51,7 @@ func (Client) Latest(ctx context.Context, req Request) (string, error) {
 // Checkout clones the reference into dir and returns what it checked out.
 // Branches, tags and semver ranges are cloned with depth 1; a commit needs
 // the branch's (or the whole) history.
-func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, error) {
+func (c Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, error) {
 	ref := req.Reference
 	auth, err := authMethod(req)
 	if err != nil {
@@ -54,10 +61,8 @@ func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, 
 	clone := &gogit.CloneOptions{URL: req.URL, Auth: auth, Tags: gogit.NoTags,
 		CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
 		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, RecurseSubmodules: gogit.NoRecurseSubmodules,
-		NoCheckout: len(sparse) > 0 || (ref.Commit != "")}
-	if req.RecurseSubmodules && len(sparse) == 0 {
-		clone.RecurseSubmodules = gogit.DefaultSubmoduleRecursionDepth
-	}
+		// The tree is checked before anything is written from it.
+		NoCheckout: true}
 	var (
 		label string
 		want  plumbing.Hash
@@ -78,7 +83,7 @@ func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, 
 		}
 		clone.ReferenceName, clone.SingleBranch, clone.Depth, label = r.ref, true, 1, r.label
 	}
-	repo, err := gogit.PlainCloneContext(ctx, dir, false, clone)
+	repo, err := c.clone(ctx, dir, clone)
 	if err != nil {
 		return Checkout{}, fmt.Errorf("unable to clone '%s': %w", redact(req.URL), err)
 	}
@@ -89,11 +94,10 @@ func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, 
 		}
 		want = head.Hash()
 	}
-	if err := checkoutTree(repo, want, sparse, clone.NoCheckout); err != nil {
+	if err := checkoutTree(repo, want, sparse); err != nil {
 		return Checkout{}, err
 	}
-	if clone.NoCheckout && req.RecurseSubmodules && len(sparse) == 0 {
-		// The clone skipped the checkout, and with it the submodules.
+	if req.RecurseSubmodules && len(sparse) == 0 {
 		if err := updateSubmodules(ctx, repo, auth); err != nil {
 			return Checkout{}, err
 		}
@@ -102,11 +106,11 @@ func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, 
 	if label != "" {
 		out.Revision = label + "@" + out.Revision
 	}
-	c, err := repo.CommitObject(want)
+	commit, err := repo.CommitObject(want)
 	if err != nil {
 		return Checkout{}, fmt.Errorf("reading commit '%s': %w", want, err)
 	}
-	if out.Commit, err = signedCommit(c); err != nil {
+	if out.Commit, err = signedCommit(commit); err != nil {
 		return Checkout{}, err
 	}
 	if r.ref.IsTag() {
@@ -115,6 +119,21 @@ func (Client) Checkout(ctx context.Context, dir string, req Request) (Checkout, 
 		}
 	}
 	return out, nil
+}
+
+// clone clones into dir through a file system that stops writing at the
+// size cap.
+func (c Client) clone(ctx context.Context, dir string, opts *gogit.CloneOptions) (*gogit.Repository, error) {
+	limit := c.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	wt := limitedFS{Filesystem: osfs.New(dir), b: &budget{limit: limit}}
+	dot, err := wt.Chroot(gogit.GitDirName)
+	if err != nil {
+		return nil, fmt.Errorf("creating the repository: %w", err)
+	}
+	return gogit.CloneContext(ctx, filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt, opts)
 }
 
 func updateSubmodules(ctx context.Context, repo *gogit.Repository, auth transport.AuthMethod) error {
@@ -134,27 +153,26 @@ func updateSubmodules(ctx context.Context, repo *gogit.Repository, auth transpor
 }
 
 // checkoutTree checks out commit h, limited to the sparse directories when
-// there are any, and fails when one of them is not a directory of the
-// commit's tree.
-func checkoutTree(repo *gogit.Repository, h plumbing.Hash, sparse []string, needed bool) error {
-	if len(sparse) > 0 {
-		c, err := repo.CommitObject(h)
-		if err != nil {
-			return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
-		}
-		tree, err := c.Tree()
-		if err != nil {
-			return fmt.Errorf("reading the tree of '%s': %w", h, err)
-		}
-		for _, d := range sparse {
-			e, err := tree.FindEntry(d)
-			if err != nil || e.Mode != filemode.Dir {
-				return fmt.Errorf("failed to sparse checkout directories: sparse checkout dir '%s' does not exist in repository", d)
-			}
-		}
+// there are any. It fails when one of them is not a directory of the
+// commit's tree, and before writing anything when the tree names an entry
+// that could leave the checkout or reach its .git directory.
+func checkoutTree(repo *gogit.Repository, h plumbing.Hash, sparse []string) error {
+	c, err := repo.CommitObject(h)
+	if err != nil {
+		return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
 	}
-	if !needed {
-		return nil
+	tree, err := c.Tree()
+	if err != nil {
+		return fmt.Errorf("reading the tree of '%s': %w", h, err)
+	}
+	if err := checkNames(repo, tree, ""); err != nil {
+		return err
+	}
+	for _, d := range sparse {
+		e, err := tree.FindEntry(d)
+		if err != nil || e.Mode != filemode.Dir {
+			return fmt.Errorf("failed to sparse checkout directories: sparse checkout dir '%s' does not exist in repository", d)
+		}
 	}
 	wt, err := repo.Worktree()
 	if err != nil {
@@ -169,6 +187,36 @@ func checkoutTree(repo *gogit.Repository, h plumbing.Hash, sparse []string, need
 	}
 	if err := wt.Checkout(&gogit.CheckoutOptions{Hash: h, Force: true, SparseCheckoutDirectories: dirs}); err != nil {
 		return fmt.Errorf("unable to checkout commit '%s': %w", h, err)
+	}
+	return nil
+}
+
+// ErrInvalidPath is returned for a tree that names an entry no checkout
+// may hold: "", ".", "..", ".git" in any case, or a name with a slash,
+// backslash or NUL.
+var ErrInvalidPath = errors.New("invalid path in tree")
+
+// checkNames walks tree and refuses entries named as ErrInvalidPath says.
+func checkNames(repo *gogit.Repository, tree *object.Tree, dir string) error {
+	for _, e := range tree.Entries {
+		p := e.Name
+		if dir != "" {
+			p = dir + "/" + e.Name
+		}
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.EqualFold(e.Name, gogit.GitDirName) ||
+			strings.ContainsAny(e.Name, "/\\\x00") {
+			return fmt.Errorf("%w: '%s'", ErrInvalidPath, p)
+		}
+		if e.Mode != filemode.Dir {
+			continue
+		}
+		sub, err := repo.TreeObject(e.Hash)
+		if err != nil {
+			return fmt.Errorf("reading tree '%s': %w", p, err)
+		}
+		if err := checkNames(repo, sub, p); err != nil {
+			return err
+		}
 	}
 	return nil
 }
