@@ -1,6 +1,7 @@
 package git
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
@@ -13,7 +14,7 @@ import (
 // it.
 func CheckURL(raw string) error {
 	if strings.HasPrefix(strings.TrimSpace(raw), "-") {
-		return fmt.Errorf("url %q must not start with '-'", raw)
+		return errors.New("url must not start with '-'")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
