@@ -12,14 +12,12 @@ import (
 
 	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/filesystem"
-	"github.com/go-git/go-git/v5/storage/memory"
 )
 
 // Client fetches with go-git: shallow clones for branches, tags and semver
@@ -29,15 +27,18 @@ type Client struct {
 	// MaxSize caps the bytes one checkout writes, pack and files
 	// together; zero means DefaultMaxSize. Time is capped by the context.
 	MaxSize int64
+	// MaxRefsSize caps the reference advertisement an ls-remote reads
+	// over HTTP(S); zero means DefaultMaxRefsSize.
+	MaxRefsSize int64
 }
 
 // Latest resolves the reference with one ls-remote round trip.
-func (Client) Latest(ctx context.Context, req Request) (string, error) {
+func (c Client) Latest(ctx context.Context, req Request) (string, error) {
 	ref := req.Reference
 	if ref.Commit != "" {
 		return "", nil // a commit is its own revision, but needs the clone to be verified
 	}
-	refs, err := list(ctx, req)
+	refs, err := c.list(ctx, req)
 	if err != nil {
 		return "", err
 	}
@@ -74,7 +75,7 @@ func (c Client) Checkout(ctx context.Context, dir string, req Request) (Checkout
 		}
 		want = plumbing.NewHash(ref.Commit)
 	} else {
-		refs, err := list(ctx, req)
+		refs, err := c.list(ctx, req)
 		if err != nil {
 			return Checkout{}, err
 		}
@@ -283,19 +284,4 @@ func readObject(o plumbing.EncodedObject) ([]byte, error) {
 	}
 	defer rd.Close()
 	return io.ReadAll(rd)
-}
-
-func list(ctx context.Context, req Request) ([]*plumbing.Reference, error) {
-	auth, err := authMethod(req)
-	if err != nil {
-		return nil, err
-	}
-	remote := gogit.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: "origin", URLs: []string{req.URL}})
-	opts := &gogit.ListOptions{Auth: auth, CABundle: req.Auth["ca.crt"], ClientCert: req.Auth["tls.crt"], ClientKey: req.Auth["tls.key"],
-		ProxyOptions: transport.ProxyOptions{URL: req.ProxyURL}, PeelingOption: gogit.AppendPeeled}
-	refs, err := remote.ListContext(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("unable to list references of '%s': %w", redact(req.URL), err)
-	}
-	return refs, nil
 }
