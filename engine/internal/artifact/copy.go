@@ -86,10 +86,21 @@ func (s *Storage) openArtifact(ctx context.Context, a *meta.Artifact) (io.ReadCl
 	return s.Open(ctx, a.URL, a.Digest)
 }
 
+// openLocal opens rel through an os.Root, so that no name and no link
+// leads out of the storage directory.
 func (s *Storage) openLocal(rel, digest string) (io.ReadCloser, error) {
-	f, err := os.Open(s.path(rel))
+	root, err := os.OpenRoot(s.Root)
+	if err != nil {
+		return nil, fmt.Errorf("opening the artifact storage: %w", err)
+	}
+	defer root.Close()
+	f, err := root.Open(strings.TrimPrefix(path.Clean("/"+rel), "/"))
 	if err != nil {
 		return nil, fmt.Errorf("opening the artifact: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("opening the artifact: '%s' is not a regular file", rel)
 	}
 	return verified(f, digest), nil
 }

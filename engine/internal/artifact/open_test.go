@@ -90,3 +90,16 @@ func TestNewStorage(t *testing.T) {
 		t.Errorf("root not created: %v", err)
 	}
 }
+
+// A link planted in the storage directory is not followed out of it.
+func TestOpenRefusesLinksOutOfStorage(t *testing.T) {
+	g := NewWithT(t)
+	st, _, _ := archive(t)
+	outside := filepath.Join(t.TempDir(), "secret.tar.gz")
+	g.Expect(os.WriteFile(outside, []byte("secret"), 0o644)).To(Succeed())
+	g.Expect(os.Symlink(outside, filepath.Join(st.Root, "gitrepository", "ns", "app", "link.tar.gz"))).To(Succeed())
+	_, err := st.openLocal("gitrepository/ns/app/link.tar.gz", "")
+	g.Expect(err).To(HaveOccurred())
+	_, err = st.openLocal("../../../etc/passwd", "")
+	g.Expect(err).To(HaveOccurred())
+}
