@@ -17,12 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/weir-gitops/weir/engine/internal/artifact"
 	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
 	"github.com/weir-gitops/weir/engine/internal/controller/kustomization"
 	plugincontroller "github.com/weir-gitops/weir/engine/internal/controller/plugin"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
 	"github.com/weir-gitops/weir/engine/internal/notify"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
+	"github.com/weir-gitops/weir/engine/internal/source/git"
 	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
 
@@ -46,14 +48,17 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	recorder := func(name string) record.EventRecorder {
 		return events.Recorder(mgr.GetEventRecorderFor(name), name, mgr.GetScheme())
 	}
-	storage := &gitrepository.DiskStorage{Root: e.cfg.StoragePath, BaseURL: "http://" + e.cfg.AdvertisedStorageAddr()}
+	storage, err := artifact.NewStorage(e.cfg.StoragePath, "http://"+e.cfg.AdvertisedStorageAddr())
+	if err != nil {
+		return err
+	}
 	if err := mgr.Add(httpServer("artifacts", e.cfg.StorageAddr, storage.Handler())); err != nil {
 		return fmt.Errorf("adding the artifact server: %w", err)
 	}
 	git := &gitrepository.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: recorder(gitrepository.FieldOwner),
-		Fetcher:  gitrepository.GoGit{},
+		Fetcher:  git.Client{},
 		Storage:  storage,
 		Options:  gitrepository.Options{Concurrent: e.cfg.Concurrent, ArtifactRetention: 2, JitterPercent: 5},
 	}

@@ -1,4 +1,4 @@
-package gitrepository
+package artifact
 
 import (
 	"archive/tar"
@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -18,30 +19,32 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 )
 
-// CopyToPath extracts the artifact's fromPath subtree into toPath below
-// root. The artifact is read from this storage when it holds it, and from
-// its URL otherwise (another replica's storage), so includes work across
-// shards. Entries other than regular files and directories are skipped.
-func (s *DiskStorage) CopyToPath(ctx context.Context, a *meta.Artifact, fromPath, root, toPath string) error {
+// ErrDigestMismatch is returned at the end of an artifact whose bytes do
+// not match its digest.
+var ErrDigestMismatch = errors.New("artifact digest mismatch")
+
+// CopyToPath extracts the artifact's fromPath subtree (all of it when
+// empty) into toPath below root, merging with what is there and never
+// writing through a symbolic link. The artifact is read from this storage
+// when it holds it, and from its URL otherwise (another replica's
+// storage), so includes work across shards; its digest is checked while
+// it is read. Entries other than regular files and directories are
+// skipped.
+func (s *Storage) CopyToPath(ctx context.Context, a *meta.Artifact, fromPath, root, toPath string) error {
 	if a == nil {
 		return errors.New("no artifact to copy from")
 	}
-	rc, err := s.open(ctx, a)
+	rc, err := s.openArtifact(ctx, a)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	h := sha256.New()
-	tee := io.TeeReader(rc, h)
-	found, err := extract(tee, fromPath, root, toPath)
+	found, err := extract(rc, fromPath, root, toPath)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	if _, err := io.Copy(io.Discard, rc); err != nil {
 		return fmt.Errorf("reading the artifact: %w", err)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != a.Digest {
-		return fmt.Errorf("artifact digest mismatch: want %s, got %s", a.Digest, got)
 	}
 	if !found {
 		return fmt.Errorf("path '%s' does not exist in the artifact", fromPath)
@@ -49,15 +52,17 @@ func (s *DiskStorage) CopyToPath(ctx context.Context, a *meta.Artifact, fromPath
 	return nil
 }
 
-func (s *DiskStorage) open(ctx context.Context, a *meta.Artifact) (io.ReadCloser, error) {
-	if s.Has(a) {
-		f, err := os.Open(filepath.Join(s.Root, filepath.FromSlash(a.Path)))
-		if err != nil {
-			return nil, fmt.Errorf("opening the artifact: %w", err)
+// Open returns the tarball stored at url: from this storage's disk when
+// the URL is under BaseURL and the file is here, over HTTP otherwise (an
+// artifact of another replica). When digest is not empty, reading to the
+// end fails with ErrDigestMismatch unless the bytes match it.
+func (s *Storage) Open(ctx context.Context, url, digest string) (io.ReadCloser, error) {
+	if rel, ok := strings.CutPrefix(url, strings.TrimSuffix(s.BaseURL, "/")+"/"); ok && s.BaseURL != "" {
+		if rc, err := s.openLocal(rel, digest); err == nil {
+			return rc, nil
 		}
-		return f, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the artifact: %w", err)
 	}
@@ -69,8 +74,64 @@ func (s *DiskStorage) open(ctx context.Context, a *meta.Artifact) (io.ReadCloser
 		resp.Body.Close()
 		return nil, fmt.Errorf("fetching the artifact: %s", resp.Status)
 	}
-	return resp.Body, nil
+	return verified(resp.Body, digest), nil
 }
+
+// openArtifact opens a by its path when this storage holds it, by its URL
+// otherwise.
+func (s *Storage) openArtifact(ctx context.Context, a *meta.Artifact) (io.ReadCloser, error) {
+	if s.Has(a) {
+		return s.openLocal(a.Path, a.Digest)
+	}
+	return s.Open(ctx, a.URL, a.Digest)
+}
+
+// openLocal opens rel through an os.Root, so that no name and no link
+// leads out of the storage directory.
+func (s *Storage) openLocal(rel, digest string) (io.ReadCloser, error) {
+	root, err := os.OpenRoot(s.Root)
+	if err != nil {
+		return nil, fmt.Errorf("opening the artifact storage: %w", err)
+	}
+	defer root.Close()
+	f, err := root.Open(strings.TrimPrefix(path.Clean("/"+rel), "/"))
+	if err != nil {
+		return nil, fmt.Errorf("opening the artifact: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("opening the artifact: '%s' is not a regular file", rel)
+	}
+	return verified(f, digest), nil
+}
+
+// verified checks what is read from rc against digest ("sha256:<hex>")
+// once rc is read to the end; an empty digest checks nothing.
+func verified(rc io.ReadCloser, digest string) io.ReadCloser {
+	if digest == "" {
+		return rc
+	}
+	return &digestReader{rc: rc, h: sha256.New(), want: digest}
+}
+
+type digestReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	want string
+}
+
+func (d *digestReader) Read(p []byte) (int, error) {
+	n, err := d.rc.Read(p)
+	d.h.Write(p[:n])
+	if err == io.EOF {
+		if got := "sha256:" + hex.EncodeToString(d.h.Sum(nil)); got != d.want {
+			return n, fmt.Errorf("%w: want %s, got %s", ErrDigestMismatch, d.want, got)
+		}
+	}
+	return n, err
+}
+
+func (d *digestReader) Close() error { return d.rc.Close() }
 
 // extract writes the tarball's entries under fromPath to toPath below
 // root and reports whether fromPath was in it at all.

@@ -1,4 +1,4 @@
-package gitrepository
+package git
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package gitrepository
+package testenv
 
 import (
 	"archive/tar"
@@ -8,7 +8,9 @@ import (
 	"testing"
 )
 
-func tarNames(t *testing.T, body []byte) []string {
+// TarNames lists the entry names of a gzipped tarball in order, and fails
+// the test on a header that is not deterministic (a time, an owner).
+func TarNames(t testing.TB, body []byte) []string {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {

@@ -1,0 +1,94 @@
+package artifact
+
+import (
+	"bufio"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+)
+
+// defaultIgnore are the exclusions applied when spec.ignore is empty, as
+// source-controller applies them: VCS metadata, CI configuration and common
+// binary files that never belong in a deployment artifact.
+const defaultIgnore = `# VCS
+.git/
+.gitignore
+.gitmodules
+.gitattributes
+# Common binaries
+*.jpg
+*.jpeg
+*.gif
+*.png
+*.wmv
+*.flv
+*.tar.gz
+*.zip
+# CI
+.github/
+.circleci/
+.travis.yml
+.gitlab-ci.yml
+appveyor.yml
+.drone.yml
+cloudbuild.yaml
+codeship-services.yml
+codeship-steps.yml
+**/.goreleaser.yml
+**/.sops.yaml
+**/.flux.yaml
+`
+
+const sourceIgnoreFile = ".sourceignore"
+
+func matcher(dir, ignore string) (gitignore.Matcher, error) {
+	patterns := parsePatterns(defaultIgnore, nil)
+	if ignore != "" {
+		patterns = append(patterns[:0:0], parsePatterns(".git/\n"+ignore, nil)...)
+	}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		// Only a regular file counts: a link named .sourceignore could
+		// point anywhere on the machine.
+		if d.Name() != sourceIgnoreFile || !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, filepath.Dir(p))
+		var domain []string
+		if rel != "." {
+			domain = strings.Split(filepath.ToSlash(rel), "/")
+		}
+		patterns = append(patterns, parsePatterns(string(data), domain)...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s files: %w", sourceIgnoreFile, err)
+	}
+	return gitignore.NewMatcher(patterns), nil
+}
+
+func parsePatterns(text string, domain []string) []gitignore.Pattern {
+	var ps []gitignore.Pattern
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		ps = append(ps, gitignore.ParsePattern(line, domain))
+	}
+	return ps
+}
