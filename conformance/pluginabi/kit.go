@@ -218,7 +218,7 @@ func describe(op string, err error, lim Limits) error {
 	case KindMemoryLimit:
 		return fmt.Errorf("%s: exceeded the memory limit of %d pages (%d MiB)", op, lim.MemoryPages, lim.MemoryPages/16)
 	case KindTrap:
-		return fmt.Errorf("%s: the guest trapped: %s", op, ce.Detail)
+		return fmt.Errorf("%s: the guest trapped or could not start: %s", op, ce.Detail)
 	case KindGuest:
 		if ce.Message == "" {
 			return fmt.Errorf("%s: returned error code %d (%s) without a set_error message", op, ce.Code, ce.Code)

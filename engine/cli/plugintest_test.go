@@ -71,6 +71,12 @@ func TestPluginTestFixtures(t *testing.T) {
 			"metadata": "the host refuses the metadata: no weir.plugin.v1 custom section"}},
 		{name: "wrong ABI version", src: "passthrough", meta: wrongABI, failed: map[string]string{
 			"metadata": `the host refuses the metadata: abiVersion "v2" not supported, want "v1"`}},
+		{name: "missing extension point export", src: "missing-export", meta: metadata("missing-export", transform), match: true, failed: map[string]string{
+			"exports": `^the host refuses the module: load plugin conformance/missing-export: validate sha256:[0-9a-f]{64}: invalid plugin module: missing export weir_transform$`}},
+		{name: "foreign import", src: "bad-import", meta: metadata("bad-import", transform), match: true, failed: map[string]string{
+			"imports":            `^imports env\.now: only wasi_snapshot_preview1 and weir may be imported$`,
+			"transform/contract": `^transform of 4 objects: the guest trapped or could not start: get instance: create instance: instantiate sha256:[0-9a-f]{64}: module\[env\] not instantiated$`,
+			"limits/timeout":     `^transform: the guest trapped or could not start: get instance: create instance: instantiate sha256:[0-9a-f]{64}: module\[env\] not instantiated$`}},
 		{name: "non-deterministic", src: "nondeterministic", meta: metadata("nondeterministic", transform), failed: map[string]string{
 			"transform/deterministic": `the second call on the same instance returned a different output at items[0].metadata.labels.call: "1" vs "3"`}},
 		{name: "renames objects", src: "renames", meta: metadata("renames", transform), failed: map[string]string{
