@@ -46,7 +46,7 @@ func healthContract(ctx context.Context, e *env) error {
 // healthDeterministic: the same object gets the same verdict twice on the
 // same instance and once more on a fresh one.
 func healthDeterministic(ctx context.Context, e *env) error {
-	l, err := e.fresh(ctx, e.base)
+	l, err := e.module.Load(ctx, e.base)
 	if err != nil {
 		return err
 	}

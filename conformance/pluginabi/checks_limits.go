@@ -48,7 +48,7 @@ func (e *env) call(ctx context.Context, l Loaded, large bool) error {
 // stopped with a timeout error, and the next call succeeds on a fresh
 // instance.
 func limitsTimeout(ctx context.Context, e *env) error {
-	l, err := e.fresh(ctx, e.base)
+	l, err := e.module.Load(ctx, e.base)
 	if err != nil {
 		return err
 	}

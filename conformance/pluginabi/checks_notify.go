@@ -40,7 +40,7 @@ func notifyContract(ctx context.Context, e *env) error {
 // notifyDeterministic: the same event gives the same result and the same
 // requests twice on the same instance and once more on a fresh one.
 func notifyDeterministic(ctx context.Context, e *env) error {
-	l, err := e.fresh(ctx, e.base)
+	l, err := e.module.Load(ctx, e.base)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func notifyFailure(ctx context.Context, e *env) error {
 func notifyAllowedHosts(ctx context.Context, e *env) error {
 	cfg := e.base
 	cfg.AllowedHosts = []string{"notify.invalid"}
-	l, err := e.fresh(ctx, cfg)
+	l, err := e.module.Load(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func transformDeterministic(ctx context.Context, e *env) error {
 	if d := firstDiff(e.transformOut, second); d != "" {
 		return fmt.Errorf("the second call on the same instance returned a different output at %s", d)
 	}
-	l, err := e.fresh(ctx, e.base)
+	l, err := e.module.Load(ctx, e.base)
 	if err != nil {
 		return err
 	}

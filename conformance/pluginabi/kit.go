@@ -97,18 +97,9 @@ type env struct {
 	// loaded is loaded with base and reused by most checks.
 	loaded Loaded
 	sink   *sink
-	// contract holds the outputs of the capability contract checks, for the
-	// checks that compare against them.
+	// transformIn and transformOut are the sample build and the answer
+	// transform/contract got, for the checks that judge or compare it.
 	transformIn, transformOut *abi.ResourceList
-}
-
-// fresh loads the module again with cfg: new instances, nothing shared.
-func (e *env) fresh(ctx context.Context, cfg LoadConfig) (Loaded, error) {
-	l, err := e.module.Load(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	return l, nil
 }
 
 // Run runs every check that applies to m and returns the report. It never
@@ -148,7 +139,6 @@ func Run(ctx context.Context, m Module, opts Options) *Report {
 				}
 			}
 		}
-		rep.Duration = time.Since(start)
 	}
 
 	e := &env{opts: opts, module: m}
@@ -169,7 +159,6 @@ func Run(ctx context.Context, m Module, opts Options) *Report {
 	if e.loaded == nil {
 		return rep
 	}
-	rep.Plugin = e.meta.Name + "@" + e.meta.Version
 	for _, c := range e.meta.Capabilities {
 		switch c {
 		case abi.CapabilityTransform:
@@ -205,6 +194,16 @@ func substitute(v any, url string) any {
 	return v
 }
 
+// callFailure is a failed call described for a report; it keeps the
+// CallError for errors.As.
+type callFailure struct {
+	msg string
+	ce  *CallError
+}
+
+func (f *callFailure) Error() string { return f.msg }
+func (f *callFailure) Unwrap() error { return f.ce }
+
 // describe turns a call error into a sentence that names the limit or the
 // rule it broke.
 func describe(op string, err error, lim Limits) error {
@@ -212,22 +211,27 @@ func describe(op string, err error, lim Limits) error {
 	if !errors.As(err, &ce) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	var msg string
 	switch ce.Kind {
 	case KindTimeout:
-		return fmt.Errorf("%s: stopped after the %s timeout: the guest did not return", op, lim.Timeout)
+		msg = fmt.Sprintf("stopped after the %s timeout: the guest did not return", lim.Timeout)
 	case KindMemoryLimit:
-		return fmt.Errorf("%s: exceeded the memory limit of %d pages (%d MiB)", op, lim.MemoryPages, lim.MemoryPages/16)
+		msg = fmt.Sprintf("exceeded the memory limit of %d pages (%d MiB)", lim.MemoryPages, lim.MemoryPages/16)
 	case KindTrap:
-		return fmt.Errorf("%s: the guest trapped or could not start: %s", op, ce.Detail)
+		msg = "the guest trapped or could not start: " + ce.Detail
 	case KindGuest:
+		msg = fmt.Sprintf("returned error code %d (%s)", ce.Code, ce.Code)
 		if ce.Message == "" {
-			return fmt.Errorf("%s: returned error code %d (%s) without a set_error message", op, ce.Code, ce.Code)
+			msg += " without a set_error message"
+		} else {
+			msg += ": " + ce.Message
 		}
-		return fmt.Errorf("%s: returned error code %d (%s): %s", op, ce.Code, ce.Code, ce.Message)
 	case KindBadOutput:
-		return fmt.Errorf("%s: invalid output: %s", op, ce.Detail)
+		msg = "invalid output: " + ce.Detail
+	default:
+		msg = ce.Error()
 	}
-	return fmt.Errorf("%s: %s", op, ce.Error())
+	return &callFailure{msg: op + ": " + msg, ce: ce}
 }
 
 // properError reports whether err is a guest error code that comes with a

@@ -9,8 +9,6 @@ import (
 
 // Report is the outcome of a run.
 type Report struct {
-	// Plugin is name@version from the metadata, when it could be read.
-	Plugin   string
 	Results  []Result
 	Duration time.Duration
 }

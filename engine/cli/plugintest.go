@@ -101,10 +101,14 @@ func (f *testFlags) options() (pluginabi.Options, error) {
 	return opts, nil
 }
 
-// load reads a module file, or pulls an OCI artifact (verified when keys
-// are given) when no such file exists.
+// load reads a module file (an existing path, or one ending in .wasm or
+// without a slash), or else pulls an OCI artifact by digest, verified first
+// when keys are given.
 func (f *testFlags) load(cmd *cobra.Command, stdout io.Writer, arg string, regOpts func() []oci.Option) ([]byte, error) {
 	if _, err := os.Stat(arg); err == nil || !strings.Contains(arg, "/") || strings.HasSuffix(arg, ".wasm") {
+		if len(f.keys) > 0 {
+			return nil, errors.New("--key verifies OCI artifacts; a module file has no signature to check")
+		}
 		wasm, err := os.ReadFile(arg)
 		if err != nil {
 			return nil, fmt.Errorf("read module: %w", err)
