@@ -18,15 +18,19 @@ import (
 	"github.com/weir-gitops/weir/plugins/sdk/meta"
 )
 
-// testHost is a plugin host with a compilation cache that outlives the test
-// binary, so reruns do not recompile the same modules.
+// cacheDir is a wazero compilation cache that outlives the test binary, so
+// reruns do not recompile the same modules (the modules build reproducibly).
+func cacheDir(t *testing.T) string {
+	if c, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(c, "weir-test", "wazero")
+	}
+	return t.TempDir()
+}
+
+// testHost is a plugin host with that cache.
 func testHost(t *testing.T) *plugin.Host {
 	t.Helper()
-	dir := t.TempDir()
-	if c, err := os.UserCacheDir(); err == nil {
-		dir = filepath.Join(c, "weir-test", "wazero")
-	}
-	h, err := plugin.NewHost(plugin.Options{CacheDir: dir})
+	h, err := plugin.NewHost(plugin.Options{CacheDir: cacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +141,7 @@ func TestPluginTestFixtures(t *testing.T) {
 // an OCI artifact, unverified and verified.
 func TestPluginTestExamples(t *testing.T) {
 	dir := t.TempDir()
-	cache := filepath.Join(dir, "cache")
+	cache := cacheDir(t)
 	write := func(name string, wasm []byte) string {
 		p := filepath.Join(dir, name+".wasm")
 		if err := os.WriteFile(p, wasm, 0o644); err != nil {
