@@ -115,3 +115,19 @@ func mustJSON(t *testing.T, s string) any {
 	}
 	return v
 }
+
+func TestVerdictProblem(t *testing.T) {
+	for _, tc := range []struct {
+		res  abi.HealthResult
+		want string
+	}{
+		{abi.HealthResult{Status: abi.StatusCurrent}, ""},
+		{abi.HealthResult{Status: abi.StatusInProgress, Message: "rolling out"}, ""},
+		{abi.HealthResult{Status: abi.StatusInProgress, Message: "  "}, "status InProgress has no message"},
+		{abi.HealthResult{Status: abi.StatusFailed}, "status Failed has no message"},
+	} {
+		if got := verdictProblem(tc.res); got != tc.want {
+			t.Errorf("%+v: got %q, want %q", tc.res, got, tc.want)
+		}
+	}
+}
