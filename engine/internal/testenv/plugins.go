@@ -22,23 +22,7 @@ var (
 // for the life of the test binary.
 func ExamplePlugin(t testing.TB, name string) []byte {
 	t.Helper()
-	pluginMu.Lock()
-	defer pluginMu.Unlock()
-	if b, ok := pluginBuilt[name]; ok {
-		return b
-	}
 	dir := findUp(t, filepath.Join("plugins", "examples", name))
-	out := filepath.Join(t.TempDir(), name+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugin %s: %v\n%s", name, err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw, err := os.ReadFile(filepath.Join(dir, "plugin.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -47,11 +31,39 @@ func ExamplePlugin(t testing.TB, name string) []byte {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%s/plugin.json: %v", name, err)
 	}
-	wasm, err = meta.Embed(wasm, m)
+	wasm, err := meta.Embed(BuildModule(t, dir), m)
 	if err != nil {
 		t.Fatalf("embed metadata of %s: %v", name, err)
 	}
-	pluginBuilt[name] = wasm
+	return wasm
+}
+
+// BuildModule builds the Go main package in dir with GOOS=wasip1
+// GOARCH=wasm -buildmode=c-shared and returns the module, without metadata.
+// Builds are cached by directory for the life of the test binary.
+func BuildModule(t testing.TB, dir string) []byte {
+	t.Helper()
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pluginMu.Lock()
+	defer pluginMu.Unlock()
+	if b, ok := pluginBuilt[dir]; ok {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(dir)+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin %s: %v\n%s", dir, err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pluginBuilt[dir] = wasm
 	return wasm
 }
 
