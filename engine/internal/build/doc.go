@@ -3,8 +3,10 @@
 // no path escapes), a generated kustomization.yaml for plain YAML, the
 // spec's overlays (targetNamespace, prefix/suffix, patches, images,
 // components, commonMetadata), SOPS decryption in memory, and Flux's own
-// post-build substitution. The Kustomization stage and `engine build` share
-// it.
+// post-build substitution. Fetch downloads and unpacks a source artifact
+// after checking its digest; Label and Decryptor are the stage's other steps
+// around a build. The Kustomization stage, `engine build` and `engine diff`
+// share it, so they render the same objects.
 //
 // It must not import the controllers.
 package build
