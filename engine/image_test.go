@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"archive/tar"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/weir-gitops/weir/engine/internal/testenv"
+)
+
+// TestImage runs `make image` against a local registry and checks what it
+// pushed: a linux/amd64 image whose entrypoint is the engine, run as a
+// non-root user, with CA certificates; and that config/default, given the
+// pushed reference as its image, deploys exactly that. It needs ko and the
+// base builder (`make test-image` builds them and runs it); without them it
+// is skipped.
+func TestImage(t *testing.T) {
+	for _, tool := range []string{"ko", "weir-base"} {
+		if _, err := os.Stat(filepath.Join("..", "bin", tool)); err != nil {
+			t.Skipf("bin/%s is missing: `make test-image` builds it and runs this test", tool)
+		}
+	}
+	g := NewWithT(t)
+	reg := testenv.StartRegistry(t)
+	repo := reg.Host + "/weir-engine"
+	refFile := filepath.Join(t.TempDir(), "image.ref")
+	build := exec.Command("make", "--no-print-directory", "image", "KO_DOCKER_REPO="+repo, "IMAGE_REF_FILE="+refFile)
+	build.Dir = ".."
+	out, err := build.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "make image:\n%s", out)
+	b, err := os.ReadFile(refFile)
+	g.Expect(err).NotTo(HaveOccurred())
+	ref, err := name.NewDigest(strings.TrimSpace(string(b)))
+	g.Expect(err).NotTo(HaveOccurred(), "ko writes a reference with a digest")
+	g.Expect(ref.Context().String()).To(Equal(repo))
+
+	img, err := remote.Image(ref)
+	g.Expect(err).NotTo(HaveOccurred())
+	cf, err := img.ConfigFile()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cf.OS + "/" + cf.Architecture).To(Equal("linux/amd64"))
+	g.Expect(cf.Config.Entrypoint).To(Equal([]string{"/ko-app/engine"}))
+	g.Expect(cf.Config.User).To(Equal("65532:65532"), "runs as the non-root user config/manager's runAsUser names")
+	files := imageFiles(t, img)
+	g.Expect(files).To(HaveKeyWithValue("ko-app/engine", BeNumerically(">", 10<<20)))
+	g.Expect(files).To(HaveKeyWithValue("etc/ssl/certs/ca-certificates.crt", BeNumerically(">", 0)))
+	g.Expect(files).To(HaveKey("etc/passwd"))
+
+	// An overlay of config/default that names the pushed image deploys it.
+	dir := t.TempDir()
+	base, err := filepath.Abs("../config/default")
+	g.Expect(err).NotTo(HaveOccurred())
+	overlay := "resources:\n  - " + base + "\nimages:\n  - name: weir-engine\n    newName: " + repo + "\n    digest: " + ref.DigestStr() + "\n"
+	g.Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o644)).To(Succeed())
+	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	g.Expect(err).NotTo(HaveOccurred())
+	var deploy *appsv1.Deployment
+	for _, r := range resMap.Resources() {
+		if r.GetKind() == "Deployment" {
+			m, err := r.Map()
+			g.Expect(err).NotTo(HaveOccurred())
+			deploy = &appsv1.Deployment{}
+			g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(m, deploy)).To(Succeed())
+		}
+	}
+	g.Expect(deploy).NotTo(BeNil())
+	g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal(ref.String()))
+	g.Expect(*deploy.Spec.Template.Spec.SecurityContext.RunAsUser).To(BeEquivalentTo(65532))
+}
+
+// imageFiles lists the regular files of img's flattened file system with
+// their sizes.
+func imageFiles(t *testing.T, img v1.Image) map[string]int64 {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]int64{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("reading the image's files: %v", err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			files[strings.TrimPrefix(h.Name, "/")] = h.Size
+		}
+	}
+}
