@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,6 +57,13 @@ func TestImage(t *testing.T) {
 	g.Expect(cf.OS + "/" + cf.Architecture).To(Equal("linux/amd64"))
 	g.Expect(cf.Config.Entrypoint).To(Equal([]string{"/ko-app/engine"}))
 	g.Expect(cf.Config.User).To(Equal("65532:65532"), "runs as the non-root user config/manager's runAsUser names")
+	layers, err := img.Layers()
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, l := range layers {
+		mt, err := l.MediaType()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(mt).To(Equal(types.OCILayer), "an OCI manifest holds OCI layers only")
+	}
 	files := imageFiles(t, img)
 	g.Expect(files).To(HaveKeyWithValue("ko-app/engine", BeNumerically(">", 10<<20)))
 	g.Expect(files).To(HaveKeyWithValue("etc/ssl/certs/ca-certificates.crt", BeNumerically(">", 0)))
@@ -63,7 +71,9 @@ func TestImage(t *testing.T) {
 
 	// An overlay of config/default that names the pushed image deploys it.
 	dir := t.TempDir()
-	base, err := filepath.Abs("../config/default")
+	abs, err := filepath.Abs("../config/default")
+	g.Expect(err).NotTo(HaveOccurred())
+	base, err := filepath.Rel(dir, abs) // kustomize takes no absolute bases
 	g.Expect(err).NotTo(HaveOccurred())
 	overlay := "resources:\n  - " + base + "\nimages:\n  - name: weir-engine\n    newName: " + repo + "\n    digest: " + ref.DigestStr() + "\n"
 	g.Expect(os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(overlay), 0o644)).To(Succeed())
@@ -79,7 +89,7 @@ func TestImage(t *testing.T) {
 		}
 	}
 	g.Expect(deploy).NotTo(BeNil())
-	g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal(ref.String()))
+	g.Expect(deploy.Spec.Template.Spec.Containers[0].Image).To(Equal(repo + "@" + ref.DigestStr()))
 	g.Expect(*deploy.Spec.Template.Spec.SecurityContext.RunAsUser).To(BeEquivalentTo(65532))
 }
 

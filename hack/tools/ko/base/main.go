@@ -75,7 +75,7 @@ func image(certs []byte) (v1.Image, error) {
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		b, err := files(certs)
 		return io.NopCloser(bytes.NewReader(b)), err
-	})
+	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return nil, fmt.Errorf("creating the layer: %w", err)
 	}
