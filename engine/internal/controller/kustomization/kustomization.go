@@ -49,6 +49,9 @@ type Options struct {
 	Concurrent           int
 	NoCrossNamespaceRefs bool
 	HTTPClient           *http.Client
+	// NoRemoteBases refuses kustomize references outside the artifact
+	// (Flux's --no-remote-bases).
+	NoRemoteBases bool
 	// StrictSubstitutions fails a build that references a variable no
 	// source sets, like Flux's StrictPostBuildSubstitutions feature gate.
 	StrictSubstitutions bool
@@ -275,7 +278,8 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
-	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions})
+	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions,
+		NoRemoteBases: r.NoRemoteBases})
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
