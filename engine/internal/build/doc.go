@@ -1,6 +1,7 @@
-// Package build renders a Flux Kustomization: kustomize build confined to
-// an in-memory copy of the source (no remote bases, no exec or KRM plugins,
-// no path escapes), a generated kustomization.yaml for plain YAML, the
+// Package build renders a Flux Kustomization: kustomize build on an
+// in-memory copy of the source (no exec or KRM plugins, no path escapes;
+// remote bases and HTTP resources, which kustomize fetches itself, are
+// refused with Options.NoRemoteBases), a generated kustomization.yaml for plain YAML, the
 // spec's overlays (targetNamespace, prefix/suffix, patches, images,
 // components, commonMetadata), SOPS decryption in memory, and Flux's own
 // post-build substitution. Fetch downloads and unpacks a source artifact
