@@ -1,8 +1,8 @@
 // Package build renders a Flux Kustomization: kustomize build on an
-// in-memory copy of the source (no exec or KRM plugins, no path escapes;
-// remote bases and HTTP resources, which kustomize fetches itself, are
-// refused with Options.NoRemoteBases), a generated kustomization.yaml for plain YAML, the
-// spec's overlays (targetNamespace, prefix/suffix, patches, images,
+// in-memory copy of the source (no KRM or exec plugins, no path escapes;
+// kustomize itself fetches HTTP resources and runs git for remote bases
+// unless Options.NoRemoteBases refuses them), a generated kustomization.yaml
+// for plain YAML, the spec's overlays (targetNamespace, prefix/suffix, patches, images,
 // components, commonMetadata), SOPS decryption in memory, and Flux's own
 // post-build substitution. Fetch downloads and unpacks a source artifact
 // after checking its digest; Label and Decryptor are the stage's other steps
