@@ -108,6 +108,40 @@ func TestDiffKustomization(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "added"}, cm)).NotTo(Succeed())
 }
 
+// TestDiffCreatesNamespace diffs a Kustomization the stage never applied
+// (it is suspended from the start) whose objects live in a namespace it
+// creates: the dry-run of the namespaced object cannot run before its
+// namespace exists, and both are reported as created.
+func TestDiffCreatesNamespace(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	startStages(t)
+	git := testenv.NewGitServer(t)
+	repo := git.NewRepo(t, "infra")
+	extra := ns + "-extra"
+	repo.Commit("first", map[string]string{
+		"infra/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + extra + "\n",
+		"infra/settings.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: " + extra + "\ndata:\n  a: b\n",
+	})
+	g.Expect(env.Client.Create(ctx, testenv.GitRepository(ns, "app", git.URL("infra")))).To(Succeed())
+	g.Expect(env.Client.Create(ctx, testenv.Kustomization(ns, "app", "app", "./infra",
+		func(k *kustomizev1.Kustomization) { k.Spec.Suspend = true }))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		src := &sourcev1.GitRepository{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, src)).To(Succeed())
+		g.Expect(src.Status.Artifact).NotTo(BeNil())
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	res := diffOf(t, ns)
+	var got []string
+	for _, c := range res.Changes {
+		got = append(got, string(c.Action)+" "+c.ID)
+	}
+	g.Expect(got).To(Equal([]string{"created Namespace/" + extra, "created ConfigMap/" + extra + "/settings"}))
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: extra}, &corev1.Namespace{})).NotTo(Succeed(), "a dry-run creates nothing")
+}
+
 // startStages runs the GitRepository and Kustomization stages, with the
 // artifacts served over HTTP as the engine serves them.
 func startStages(t *testing.T) {
