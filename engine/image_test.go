@@ -25,7 +25,7 @@ import (
 )
 
 // TestImage runs `make image` against a local registry and checks what it
-// pushed: a linux/amd64 image whose entrypoint is the engine, run as a
+// pushed: a linux/amd64 image whose entrypoint is the engine (and runs), as a
 // non-root user, with CA certificates; and that config/default, given the
 // pushed reference as its image, deploys exactly that. It needs ko and the
 // base builder (`make test-image` builds them and runs it); without them it
@@ -64,8 +64,13 @@ func TestImage(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(mt).To(Equal(types.OCILayer), "an OCI manifest holds OCI layers only")
 	}
-	files := imageFiles(t, img)
+	bin := filepath.Join(t.TempDir(), "engine")
+	files := imageFiles(t, img, "ko-app/engine", bin)
 	g.Expect(files).To(HaveKeyWithValue("ko-app/engine", BeNumerically(">", 10<<20)))
+	// The entrypoint is a static binary that runs here, on linux/amd64.
+	version, err := exec.Command(bin, "version").CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "%s", version)
+	g.Expect(string(version)).To(MatchRegexp(`^engine \S+ \(go1\.\d+`))
 	g.Expect(files).To(HaveKeyWithValue("etc/ssl/certs/ca-certificates.crt", BeNumerically(">", 0)))
 	g.Expect(files).To(HaveKey("etc/passwd"))
 
@@ -94,8 +99,8 @@ func TestImage(t *testing.T) {
 }
 
 // imageFiles lists the regular files of img's flattened file system with
-// their sizes.
-func imageFiles(t *testing.T, img v1.Image) map[string]int64 {
+// their sizes, and copies the file named keep to the path to, executable.
+func imageFiles(t *testing.T, img v1.Image, keep, to string) map[string]int64 {
 	t.Helper()
 	rc := mutate.Extract(img)
 	defer rc.Close()
@@ -109,8 +114,19 @@ func imageFiles(t *testing.T, img v1.Image) map[string]int64 {
 		if err != nil {
 			t.Fatalf("reading the image's files: %v", err)
 		}
-		if h.Typeflag == tar.TypeReg {
-			files[strings.TrimPrefix(h.Name, "/")] = h.Size
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := strings.TrimPrefix(h.Name, "/")
+		files[name] = h.Size
+		if name == keep {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(to, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
