@@ -25,8 +25,9 @@ import (
 )
 
 // TestImage runs `make image` against a local registry and checks what it
-// pushed: a linux/amd64 image whose entrypoint is the engine (and runs), as a
-// non-root user, with CA certificates; and that config/default, given the
+// pushed: a linux/amd64 image whose entrypoint is the engine binary (which
+// runs), with a non-root user and CA certificates; and that config/default,
+// given the
 // pushed reference as its image, deploys exactly that. It needs ko and the
 // base builder (`make test-image` builds them and runs it); without them it
 // is skipped.
