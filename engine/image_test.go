@@ -27,10 +27,9 @@ import (
 // TestImage runs `make image` against a local registry and checks what it
 // pushed: a linux/amd64 image whose entrypoint is the engine binary (which
 // runs), with a non-root user and CA certificates; and that config/default,
-// given the
-// pushed reference as its image, deploys exactly that. It needs ko and the
-// base builder (`make test-image` builds them and runs it); without them it
-// is skipped.
+// given the pushed reference as its image, deploys exactly that. It needs ko
+// and the base builder (`make test-image` builds them and runs it); without
+// them it is skipped.
 func TestImage(t *testing.T) {
 	for _, tool := range []string{"ko", "weir-base"} {
 		if _, err := os.Stat(filepath.Join("..", "bin", tool)); err != nil {
