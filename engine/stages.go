@@ -69,7 +69,8 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Plugins:  catalog,
 		Client:   mgr.GetClient(),
 		Recorder: recorder(kustomization.FieldOwner),
-		Options:  kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs, DefaultServiceAccount: e.cfg.DefaultServiceAccount},
+		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
+			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount},
 	}
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Kustomization controller: %w", err)

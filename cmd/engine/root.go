@@ -29,7 +29,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout),
 		cli.NewPluginCmd(stdout, stderr))
 	root.AddCommand(cli.NewDailyCmds(stdout, stderr)...)
-	root.AddCommand(cli.NewBuildCmd(stdout))
+	root.AddCommand(cli.NewBuildCmd(stdout), cli.NewDiffCmd(stdout, stderr))
 	return root
 }
 

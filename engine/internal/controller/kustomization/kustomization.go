@@ -14,8 +14,6 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/fluxcd/pkg/ssa"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -32,7 +30,6 @@ import (
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
 	"github.com/weir-gitops/weir/engine/internal/build"
-	"github.com/weir-gitops/weir/engine/internal/decrypt"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
@@ -52,6 +49,9 @@ type Options struct {
 	Concurrent           int
 	NoCrossNamespaceRefs bool
 	HTTPClient           *http.Client
+	// NoRemoteBases refuses kustomize references outside the artifact
+	// (Flux's --no-remote-bases).
+	NoRemoteBases bool
 	// StrictSubstitutions fails a build that references a variable no
 	// source sets, like Flux's StrictPostBuildSubstitutions feature gate.
 	StrictSubstitutions bool
@@ -270,48 +270,20 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 		s.resume = ws
 		return nil
 	}
-	fs, err := fetchArtifact(ctx, r.HTTPClient, a.URL, a.Digest)
+	fs, err := build.Fetch(ctx, r.HTTPClient, a.URL, a.Digest)
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
 	}
-	dec, err := r.decryptor(ctx, o)
+	dec, err := build.Decryptor(ctx, r.Client, o)
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
-	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions})
+	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions,
+		NoRemoteBases: r.NoRemoteBases})
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
-	for _, obj := range objs {
-		labels := obj.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[ownerGroup+"/name"], labels[ownerGroup+"/namespace"] = o.Name, o.Namespace
-		obj.SetLabels(labels)
-	}
+	build.Label(objs, o)
 	s.objects = objs
 	return nil
-}
-
-// decryptor returns the SOPS decryptor for o: with the keys of
-// spec.decryption.secretRef, or with none, so that encrypted input without
-// decryption fails clearly instead of being applied as ciphertext.
-func (r *Reconciler) decryptor(ctx context.Context, o *kustomizev1.Kustomization) (*decrypt.Decryptor, error) {
-	if o.Spec.Decryption == nil || o.Spec.Decryption.SecretRef == nil {
-		return decrypt.New(nil)
-	}
-	var sec corev1.Secret
-	key := client.ObjectKey{Namespace: o.Namespace, Name: o.Spec.Decryption.SecretRef.Name}
-	if err := r.Get(ctx, key, &sec); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("decryption secret '%s' not found", key)
-		}
-		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
-	}
-	d, err := decrypt.New(sec.Data)
-	if err != nil {
-		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
-	}
-	return d, nil
 }

@@ -1,4 +1,4 @@
-package kustomization
+package build
 
 import (
 	"archive/tar"
@@ -13,11 +13,7 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-
-	"github.com/weir-gitops/weir/engine/internal/build"
 )
-
-const srcRoot = build.SrcRoot
 
 // Limits on what an artifact may unpack to.
 const (
@@ -26,9 +22,10 @@ const (
 	maxEntries       = 100_000
 )
 
-// fetchArtifact downloads url, checks its sha256 digest and unpacks it into
-// an in-memory file system under srcRoot.
-func fetchArtifact(ctx context.Context, hc *http.Client, url, digest string) (filesys.FileSystem, error) {
+// Fetch downloads a source artifact from url, checks its sha256 digest
+// (status.artifact.digest, "sha256:<hex>") and unpacks it into an in-memory
+// file system under SrcRoot, ready for Build.
+func Fetch(ctx context.Context, hc *http.Client, url, digest string) (filesys.FileSystem, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("invalid artifact url: %w", err)
@@ -62,7 +59,7 @@ func untar(r io.Reader) (filesys.FileSystem, error) {
 		return nil, fmt.Errorf("artifact is not gzip: %w", err)
 	}
 	fs := filesys.MakeFsInMemory()
-	if err := fs.MkdirAll(srcRoot); err != nil {
+	if err := fs.MkdirAll(SrcRoot); err != nil {
 		return nil, err
 	}
 	tr := tar.NewReader(zr)
@@ -78,7 +75,7 @@ func untar(r io.Reader) (filesys.FileSystem, error) {
 		if n >= maxEntries {
 			return nil, fmt.Errorf("artifact has more than %d entries", maxEntries)
 		}
-		name := path.Join(srcRoot, path.Clean("/"+h.Name))
+		name := path.Join(SrcRoot, path.Clean("/"+h.Name))
 		if strings.HasPrefix(h.Name, "/") || strings.Contains("/"+h.Name+"/", "/../") {
 			return nil, fmt.Errorf("artifact entry %q escapes the root", h.Name)
 		}
