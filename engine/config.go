@@ -64,6 +64,8 @@ func DefaultConfig() Config {
 		ClusterConnectTimeout:       10 * time.Second,
 		KubeAPIQPS:                  100,
 		KubeAPIBurst:                300,
+		// A build confined to its artifact: remote bases off unless asked.
+		NoRemoteBases: true,
 	}
 }
 
@@ -87,7 +89,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.StorageAdvAddr, "storage-adv-addr", c.StorageAdvAddr, "Address advertised in artifact URLs; empty means derived from --storage-addr.")
 	fs.StringVar(&c.ReceiverAddr, "receiver-addr", c.ReceiverAddr, "Address the webhook receiver listens on.")
 	fs.BoolVar(&c.NoCrossNamespaceRefs, "no-cross-namespace-refs", c.NoCrossNamespaceRefs, "Refuse references to objects in other namespaces.")
-	fs.BoolVar(&c.NoRemoteBases, "no-remote-bases", c.NoRemoteBases, "Refuse kustomize references outside the source artifact: HTTP resources and remote git bases.")
+	fs.BoolVar(&c.NoRemoteBases, "no-remote-bases", c.NoRemoteBases, "Refuse kustomize references outside the source artifact: HTTP resources and remote git bases (on by default, unlike Flux; --no-remote-bases=false lets kustomize fetch them).")
 	fs.StringVar(&c.DefaultServiceAccount, "default-service-account", c.DefaultServiceAccount, "Service account to impersonate when a Kustomization names none.")
 	fs.StringVar(&c.PluginCacheDir, "plugin-cache-dir", c.PluginCacheDir, "Directory of the compiled Wasm module cache.")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
