@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/go-logr/logr"
+
+	"github.com/weir-gitops/weir/conformance/ga"
+)
+
+// TestGAConformance runs the GA conformance suite (package conformance/ga)
+// against the engine on the test control plane, Weir-only cases included.
+// GA_RUN narrows it to the cases whose names match a regular expression.
+func TestGAConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the GA conformance suite takes a minute or two")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.MetricsAddr, cfg.HealthAddr, cfg.StorageAddr, cfg.ReceiverAddr = "0", freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg.StoragePath, cfg.PluginCacheDir = t.TempDir(), t.TempDir()
+	e, err := newWithREST(cfg, env.Config, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	opts := ga.Options{ReceiverURL: "http://" + cfg.ReceiverAddr, IncludeWeirOnly: true}
+	if r := os.Getenv("GA_RUN"); r != "" {
+		opts.Run = regexp.MustCompile(r)
+	}
+	if testing.Verbose() {
+		opts.Progress = os.Stderr
+	}
+	report, err := ga.Run(ctx, env.Config, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range report.Results {
+		t.Run(r.Name, func(t *testing.T) {
+			switch r.Status {
+			case ga.Failed:
+				t.Error(r.Message)
+			case ga.Skipped:
+				t.Skip(r.Message)
+			}
+		})
+	}
+	t.Logf("%d cases: %d passed, %d failed, %d skipped in %s", len(report.Results),
+		report.Count(ga.Passed), report.Count(ga.Failed), report.Count(ga.Skipped), report.Duration)
+}
