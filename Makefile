@@ -116,6 +116,8 @@ plugins: ## Build the example plugins into bin/plugins/*.wasm.
 .PHONY: conformance
 conformance: tools ## Run the conformance suites against Weir on the local control plane.
 	go test $(GO_TEST_FLAGS) ./conformance/...
+	@# From the package directory, so that go test streams the progress lines.
+	cd engine && go test $(GO_TEST_FLAGS) -run '^TestGAConformance$$' -ga.progress
 
 ##@ Run
 

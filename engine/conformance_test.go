@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"flag"
 	"os"
 	"regexp"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/weir-gitops/weir/conformance/ga"
 )
+
+var gaProgress = flag.Bool("ga.progress", false, "print each GA conformance case's result as it finishes")
 
 // TestGAConformance runs the GA conformance suite (package conformance/ga)
 // against the engine on the test control plane, Weir-only cases included.
@@ -35,7 +38,7 @@ func TestGAConformance(t *testing.T) {
 	if r := os.Getenv("GA_RUN"); r != "" {
 		opts.Run = regexp.MustCompile(r)
 	}
-	if testing.Verbose() {
+	if testing.Verbose() || *gaProgress {
 		opts.Progress = os.Stderr
 	}
 	report, err := ga.Run(ctx, env.Config, opts)
@@ -51,6 +54,9 @@ func TestGAConformance(t *testing.T) {
 				t.Skip(r.Message)
 			}
 		})
+	}
+	if *gaProgress {
+		_ = report.WriteSummary(os.Stderr)
 	}
 	t.Logf("%d cases: %d passed, %d failed, %d skipped in %s", len(report.Results),
 		report.Count(ga.Passed), report.Count(ga.Failed), report.Count(ga.Skipped), report.Duration)
