@@ -187,7 +187,7 @@ func kustomizationPolicyCases() []Case {
 		ksCase("wait-ready", "with spec.wait, objects that are Current make the Kustomization Ready",
 			twoMaps, func(k *kustomizev1.Kustomization) { k.Spec.Wait = true },
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) { t.KsReady(ks, f.rev) }),
-		ksCase("wait-unhealthy", "with spec.wait, a Deployment that never becomes available gives Ready=False (HealthCheckFailed) after spec.timeout",
+		ksCase("wait-unhealthy", "with spec.wait, a Deployment that never becomes available gives Ready=False (HealthCheckFailed) once spec.timeout (at least 30 s in the API) passes",
 			map[string]string{"deploy/d.yaml": deployment("web", "registry.invalid/none:0")},
 			func(k *kustomizev1.Kustomization) {
 				k.Spec.Wait = true
