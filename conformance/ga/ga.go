@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,12 +107,8 @@ type Case struct {
 
 // Area is the part of Name before the slash.
 func (c Case) Area() string {
-	for i := range len(c.Name) {
-		if c.Name[i] == '/' {
-			return c.Name[:i]
-		}
-	}
-	return c.Name
+	area, _, _ := strings.Cut(c.Name, "/")
+	return area
 }
 
 // Cases lists every case of the suite in a stable order.
@@ -139,6 +138,9 @@ func NewScheme() (*runtime.Scheme, error) {
 // their results. The error is about the run itself (the cluster cannot be
 // reached, the git server cannot start); failed cases are in the Report.
 func Run(ctx context.Context, cfg *rest.Config, o Options) (*Report, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	if o.Parallel <= 0 {
 		o.Parallel = 8
 	}
@@ -158,12 +160,18 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(root)
-	git, err := gitserver.Start(gitserver.Options{Root: root, ListenAddr: o.GitListenAddr, AdvertiseHost: o.GitAdvertiseHost})
+	bare, work := filepath.Join(root, "git"), filepath.Join(root, "work")
+	for _, d := range []string{bare, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	git, err := gitserver.Start(gitserver.Options{Root: bare, ListenAddr: o.GitListenAddr, AdvertiseHost: o.GitAdvertiseHost})
 	if err != nil {
 		return nil, err
 	}
 	defer git.Close()
-	s := &suite{opts: o, c: c, git: git, runID: rand.String(5)}
+	s := &suite{opts: o, c: c, git: git, workDir: work, runID: rand.String(5)}
 	start := time.Now()
 	removeCRD, err := installProbeCRD(ctx, c)
 	if err != nil {
@@ -204,10 +212,20 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (*Report, error) {
 }
 
 func firstLine(s string) string {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return s[:i]
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+// validate checks the URLs of o.
+func (o Options) validate() error {
+	for _, u := range []struct{ flag, value string }{{"receiver URL", o.ReceiverURL}, {"artifact base URL", o.ArtifactBaseURL}} {
+		if u.value == "" {
+			continue
+		}
+		p, err := url.Parse(u.value)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("the %s %q is not an absolute http(s) URL", u.flag, u.value)
 		}
 	}
-	return s
+	return nil
 }

@@ -225,7 +225,7 @@ func receiverCases() []Case {
 		{Name: "receiver/suspended", Doc: "a suspended Receiver triggers nothing", NeedsReceiver: true, run: func(t *T) {
 			rf := t.ReceiverFor(notificationv1.GenericReceiver, nil)
 			t.Update(rf.rcv, func() { rf.rcv.Spec.Suspend = true })
-			time.Sleep(time.Second) // let the implementation observe the suspension
+			time.Sleep(2 * time.Second) // the webhook server reads Receivers from its informer cache
 			if code := t.Post(rf.rcv.Status.WebhookPath, payload, nil); code == http.StatusOK {
 				t.Fatalf("POST to a suspended Receiver answered 200")
 			}

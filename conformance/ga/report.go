@@ -56,13 +56,16 @@ type junitMessage struct {
 func (r *Report) WriteJUnit(w io.Writer) error {
 	var out junitSuites
 	idx := map[string]int{}
+	var secs []float64
 	for _, c := range r.Results {
 		i, ok := idx[c.Area]
 		if !ok {
 			i = len(out.Suites)
 			idx[c.Area] = i
 			out.Suites = append(out.Suites, junitSuite{Name: "ga/" + c.Area})
+			secs = append(secs, 0)
 		}
+		secs[i] += c.Duration.Seconds()
 		s := &out.Suites[i]
 		jc := junitCase{Name: c.Name, Classname: "ga." + c.Area, Time: fmt.Sprintf("%.3f", c.Duration.Seconds())}
 		switch c.Status {
@@ -77,13 +80,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		s.Cases = append(s.Cases, jc)
 	}
 	for i := range out.Suites {
-		var sum float64
-		for _, c := range r.Results {
-			if "ga/"+c.Area == out.Suites[i].Name {
-				sum += c.Duration.Seconds()
-			}
-		}
-		out.Suites[i].Time = fmt.Sprintf("%.3f", sum)
+		out.Suites[i].Time = fmt.Sprintf("%.3f", secs[i])
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,10 +24,12 @@ import (
 const runLabel = "conformance.weir.dev/run"
 
 type suite struct {
-	opts  Options
-	c     client.Client
-	git   *gitserver.Server
-	runID string
+	opts Options
+	c    client.Client
+	git  *gitserver.Server
+	// workDir holds the working copies, apart from the served repositories.
+	workDir string
+	runID   string
 }
 
 // T is a case's handle, like testing.T: it fails, skips, waits and
@@ -211,7 +214,7 @@ func (t *T) Repo(files map[string]string) (*Repo, string) {
 	t.mu.Lock()
 	name := strings.ReplaceAll(t.name, "/", "-") + "-" + rand.String(5)
 	t.mu.Unlock()
-	r, err := t.s.git.NewRepo(name, "")
+	r, err := t.s.git.NewRepo(name, filepath.Join(t.s.workDir, name))
 	t.Check(err, "create the git repository")
 	repo := &Repo{t: t, r: r, URL: t.s.git.URL(name), Name: name}
 	return repo, repo.Commit("initial", files)

@@ -112,8 +112,8 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 }
 
 // NewRepo creates an empty bare repository called name and a working copy
-// of it on branch main, in dir (a new directory under the root when dir is
-// empty).
+// of it on branch main, in dir (a new directory under the root, and so
+// served too, when dir is empty).
 func (s *Server) NewRepo(name, dir string) (*Repo, error) {
 	bare := filepath.Join(s.root, name+".git")
 	if dir == "" {
