@@ -187,8 +187,8 @@ func kustomizationPolicyCases() []Case {
 		ksCase("wait-ready", "with spec.wait, objects that are Current make the Kustomization Ready",
 			twoMaps, func(k *kustomizev1.Kustomization) { k.Spec.Wait = true },
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) { t.KsReady(ks, f.rev) }),
-		ksCase("wait-unhealthy", "with spec.wait, a Deployment that never becomes available gives Ready=False (HealthCheckFailed) once spec.timeout (at least 30 s in the API) passes",
-			map[string]string{"deploy/d.yaml": deployment("web", "registry.invalid/none:0")},
+		ksCase("wait-unhealthy", "with spec.wait, an object that never becomes Current (a PVC of a StorageClass that does not exist) gives Ready=False (HealthCheckFailed) once spec.timeout (at least 30 s in the API) passes",
+			map[string]string{"deploy/pvc.yaml": unboundClaim},
 			func(k *kustomizev1.Kustomization) {
 				k.Spec.Wait = true
 				k.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Second}
@@ -310,3 +310,17 @@ spec:
         image: %[2]s
 `, name, image)
 }
+
+// unboundClaim stays Pending on any cluster, with or without a kubelet or
+// a provisioner: its StorageClass does not exist.
+const unboundClaim = `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: claim
+spec:
+  storageClassName: conformance-does-not-exist
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Mi
+`
