@@ -3,11 +3,14 @@ package engine
 import (
 	"context"
 	"flag"
+	"net"
 	"os"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/weir-gitops/weir/conformance/ga"
 )
@@ -34,6 +37,10 @@ func TestGAConformance(t *testing.T) {
 	go func() { done <- e.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
+	// The webhook server listens once the manager runs.
+	if err := waitListening(ctx, cfg.ReceiverAddr); err != nil {
+		t.Fatal(err)
+	}
 	opts := ga.Options{ReceiverURL: "http://" + cfg.ReceiverAddr, IncludeWeirOnly: true}
 	if r := os.Getenv("GA_RUN"); r != "" {
 		opts.Run = regexp.MustCompile(r)
@@ -60,4 +67,14 @@ func TestGAConformance(t *testing.T) {
 	}
 	t.Logf("%d cases: %d passed, %d failed, %d skipped in %s", len(report.Results),
 		report.Count(ga.Passed), report.Count(ga.Failed), report.Count(ga.Skipped), report.Duration)
+}
+
+func waitListening(ctx context.Context, addr string) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false, nil
+		}
+		return true, c.Close()
+	})
 }

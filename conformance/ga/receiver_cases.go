@@ -205,8 +205,8 @@ func receiverCases() []Case {
 				t.Fatalf("POST answered %d, want 404", code)
 			}
 		}},
-		{Name: "receiver/kustomization-target", Doc: "a Receiver can target a Kustomization", NeedsReceiver: true, run: func(t *T) {
-			rf := t.ReceiverFor(notificationv1.GenericReceiver, nil, res(notificationv1.CrossNamespaceObjectReference{Kind: "Kustomization", Name: "app"}))
+		{Name: "receiver/kustomization-target", Doc: "a Receiver can target a Kustomization (named with its apiVersion, which Flux requires for kinds other than sources)", NeedsReceiver: true, run: func(t *T) {
+			rf := t.ReceiverFor(notificationv1.GenericReceiver, nil, res(notificationv1.CrossNamespaceObjectReference{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind, Name: "app"}))
 			ks := t.Kustomization(rf.ns, "app", "src", "./deploy", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = rf.ns })
 			if code := t.Post(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
 				t.Fatalf("POST answered %d, want 200", code)
