@@ -212,6 +212,23 @@ func kustomizationPolicyCases() []Case {
 			t.SetProbe(p, "Current")
 			t.KsReady(ks, f.rev)
 		}},
+		{Name: "kustomization/health-check-exprs", Doc: "spec.healthCheckExprs decides a custom kind's health with CEL: not Ready until the current expression holds", run: func(t *T) {
+			f := t.Source(twoMaps)
+			p := t.Probe(f.ns, "probe")
+			t.SetProbeStatus(p, map[string]any{"phase": "Pending"})
+			ks := t.Kustomization(f.ns, "app", "src", "./deploy", healthCheck(f.ns), func(k *kustomizev1.Kustomization) {
+				k.Spec.TargetNamespace = f.ns
+				k.Spec.HealthCheckExprs = []kustomize.CustomHealthCheck{{APIVersion: probeGVK.GroupVersion().String(), Kind: probeGVK.Kind,
+					HealthCheckExpressions: kustomize.HealthCheckExpressions{Current: "status.phase == 'Ready'", Failed: "status.phase == 'Broken'"}}}
+			})
+			t.MustEventuallyApplied(f.ns, "a")
+			t.Consistently(2*time.Second, "Ready not True while the expression says in progress", func() (bool, string) {
+				t.Get(ks)
+				return !apimeta.IsStatusConditionTrue(ks.Status.Conditions, meta.ReadyCondition), describe(ks)
+			})
+			t.SetProbeStatus(p, map[string]any{"phase": "Ready"})
+			t.KsReady(ks, f.rev)
+		}},
 		{Name: "kustomization/health-checks-failed", Doc: "a health-checked object that is Stalled gives Ready=False", run: func(t *T) {
 			f := t.Source(twoMaps)
 			t.SetProbe(t.Probe(f.ns, "probe"), "Failed")

@@ -96,13 +96,16 @@ func (t *T) SetProbe(u *unstructured.Unstructured, state string) {
 	default:
 		conds = []any{cond("Ready", "True", "Succeeded")}
 	}
+	t.SetProbeStatus(u, map[string]any{"conditions": conds})
+}
+
+// SetProbeStatus replaces the Probe's status.
+func (t *T) SetProbeStatus(u *unstructured.Unstructured, status map[string]any) {
 	for range 10 {
 		if !t.Get(u) {
 			t.Fatalf("probe %s/%s disappeared", u.GetNamespace(), u.GetName())
 		}
-		if err := unstructured.SetNestedSlice(u.Object, conds, "status", "conditions"); err != nil {
-			t.Fatalf("set probe conditions: %v", err)
-		}
+		u.Object["status"] = status
 		err := t.c.Status().Update(t.ctx, u)
 		if err == nil {
 			return

@@ -99,7 +99,10 @@ func (t *T) ExpectNotTriggered(o client.Object) {
 	})
 }
 
-var payload = []byte(`{"ref":"refs/heads/main"}`)
+var (
+	payload   = []byte(`{"ref":"refs/heads/main"}`)
+	nexusBody = []byte(`{"action":"CREATED","repositoryName":"conformance","timestamp":"2026-01-01T00:00:00.000+0000"}`)
+)
 
 // What a webhook call must do.
 const (
@@ -111,9 +114,14 @@ const (
 // hookCase posts the request built by req to a Receiver of typ and checks
 // the outcome want.
 func hookCase(name, doc, typ string, events []string, want int, req func(token string) map[string]string) Case {
+	return bodyHookCase(name, doc, typ, events, want, payload, func(token string, _ []byte) map[string]string { return req(token) })
+}
+
+// bodyHookCase is hookCase with a request body of the provider's own shape.
+func bodyHookCase(name, doc, typ string, events []string, want int, body []byte, req func(token string, body []byte) map[string]string) Case {
 	return Case{Name: "receiver/" + name, Doc: doc, NeedsReceiver: true, run: func(t *T) {
 		rf := t.ReceiverFor(typ, events)
-		code := t.Post(rf.rcv.Status.WebhookPath, payload, req(rf.token))
+		code := t.Post(rf.rcv.Status.WebhookPath, body, req(rf.token, body))
 		if want == ignored {
 			t.ExpectNotTriggered(rf.src)
 			return
@@ -253,6 +261,20 @@ func receiverCases() []Case {
 			}),
 		hookCase("harbor", "harbor accepts an Authorization header equal to the token", notificationv1.HarborReceiver, nil, accept,
 			func(tok string) map[string]string { return map[string]string{"Authorization": tok} }),
+		bodyHookCase("nexus", "nexus accepts X-Nexus-Webhook-Signature: the hex HMAC-SHA1 of the body keyed by the token", notificationv1.NexusReceiver, nil, accept, nexusBody,
+			func(tok string, body []byte) map[string]string {
+				return map[string]string{"X-Nexus-Webhook-Signature": sign(sha1.New, []byte(tok), body)}
+			}),
+		bodyHookCase("nexus-bad-signature", "nexus rejects a wrong signature", notificationv1.NexusReceiver, nil, reject, nexusBody,
+			func(_ string, body []byte) map[string]string {
+				return map[string]string{"X-Nexus-Webhook-Signature": sign(sha1.New, []byte("wrong"), body)}
+			}),
+		bodyHookCase("dockerhub", "dockerhub accepts a Docker Hub push payload", notificationv1.DockerHubReceiver, nil, accept,
+			[]byte(`{"push_data":{"tag":"1.0"},"repository":{"repo_url":"https://hub.docker.com/r/conformance/app","repo_name":"conformance/app"}}`),
+			func(string, []byte) map[string]string { return nil }),
+		bodyHookCase("quay", "quay accepts a Quay repository push payload", notificationv1.QuayReceiver, nil, accept,
+			[]byte(`{"docker_url":"quay.io/conformance/app","updated_tags":["1.0"]}`),
+			func(string, []byte) map[string]string { return nil }),
 		hookCase("harbor-wrong", "harbor rejects a wrong Authorization header", notificationv1.HarborReceiver, nil, reject,
 			func(string) map[string]string { return map[string]string{"Authorization": "wrong"} }),
 	}
