@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weir-gitops/weir/conformance/ga"
 )
@@ -24,6 +25,7 @@ func TestGAConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the GA conformance suite takes a minute or two")
 	}
+	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := DefaultConfig()

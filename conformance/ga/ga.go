@@ -147,6 +147,15 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (*Report, error) {
 	if o.CaseTimeout <= 0 {
 		o.CaseTimeout = 2 * time.Minute
 	}
+	var cases []Case
+	for _, tc := range Cases() {
+		if o.Run == nil || o.Run.MatchString(tc.Name) {
+			cases = append(cases, tc)
+		}
+	}
+	if len(cases) == 0 {
+		return nil, errors.New("no case matches the selection")
+	}
 	sch, err := NewScheme()
 	if err != nil {
 		return nil, err
@@ -179,15 +188,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (*Report, error) {
 	}
 	defer removeCRD()
 
-	var cases []Case
-	for _, tc := range Cases() {
-		if o.Run == nil || o.Run.MatchString(tc.Name) {
-			cases = append(cases, tc)
-		}
-	}
-	if len(cases) == 0 {
-		return nil, errors.New("no case matches the selection")
-	}
 	results := make([]Result, len(cases))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup

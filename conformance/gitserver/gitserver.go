@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -66,7 +67,8 @@ func Start(o Options) (*Server, error) {
 	}
 	s := &Server{root: o.Root, base: "http://" + host, ln: ln, creds: map[string][2]string{}}
 	backend := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
-		Env: []string{"GIT_PROJECT_ROOT=" + o.Root, "GIT_HTTP_EXPORT_ALL=1"}}
+		Env:    []string{"GIT_PROJECT_ROOT=" + o.Root, "GIT_HTTP_EXPORT_ALL=1"},
+		Stderr: io.Discard} // "Not a git repository" for a missing one: the client sees the 404
 	s.srv = &http.Server{Handler: s.authorize(backend), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
