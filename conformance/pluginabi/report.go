@@ -1,10 +1,11 @@
 package pluginabi
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/weir-gitops/weir/conformance/junit"
 )
 
 // Report is the outcome of a run.
@@ -57,55 +58,19 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	return err
 }
 
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	ClassName string        `xml:"classname,attr"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-}
-
 // WriteJUnit writes the report as JUnit XML: one test suite named suite
 // (for example the module file or reference), one test case per check.
 func (r *Report) WriteJUnit(w io.Writer, suite string) error {
-	secs := func(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-	s := junitSuite{Name: suite, Tests: len(r.Results), Failures: r.Count(Fail), Skipped: r.Count(Skip), Time: secs(r.Duration)}
+	s := junit.Suite{Name: suite}
 	for _, res := range r.Results {
-		c := junitCase{Name: res.Check, ClassName: "pluginabi", Time: secs(res.Duration)}
+		c := junit.Case{Name: res.Check, ClassName: "pluginabi", Duration: res.Duration, Message: res.Message}
 		switch res.Status {
 		case Fail:
-			c.Failure = &junitMessage{Message: res.Message}
+			c.Status = junit.Failed
 		case Skip:
-			c.Skipped = &junitMessage{Message: res.Message}
+			c.Status = junit.Skipped
 		}
 		s.Cases = append(s.Cases, c)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(junitSuites{Suites: []junitSuite{s}}); err != nil {
-		return fmt.Errorf("write junit: %w", err)
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, s)
 }

@@ -152,24 +152,12 @@ func runTest(cmd *cobra.Command, stdout io.Writer, arg string, f testFlags, regO
 		return err
 	}
 	if f.junit != "" {
-		if err := writeJUnit(f.junit, rep, arg); err != nil {
+		if err := writeJUnit(f.junit, func(w io.Writer) error { return rep.WriteJUnit(w, arg) }); err != nil {
 			return err
 		}
 	}
 	if rep.Failed() {
 		return fmt.Errorf("%d of %d plugin ABI checks failed", rep.Count(pluginabi.Fail), len(rep.Results))
-	}
-	return nil
-}
-
-func writeJUnit(path string, rep *pluginabi.Report, suite string) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write junit: %w", err)
-	}
-	werr := rep.WriteJUnit(fh, suite)
-	if err := errors.Join(werr, fh.Close()); err != nil {
-		return fmt.Errorf("write junit: %w", err)
 	}
 	return nil
 }

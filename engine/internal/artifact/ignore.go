@@ -11,15 +11,18 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
 )
 
-// defaultIgnore are the exclusions applied when spec.ignore is empty, as
-// source-controller applies them: VCS metadata, CI configuration and common
-// binary files that never belong in a deployment artifact.
-const defaultIgnore = `# VCS
-.git/
+// vcsIgnore are always excluded.
+const vcsIgnore = `.git/
 .gitignore
 .gitmodules
 .gitattributes
-# Common binaries
+`
+
+// defaultIgnore are the exclusions applied when neither spec.ignore nor a
+// .sourceignore file gives any rule, as source-controller applies them: VCS
+// metadata, CI configuration and common binary files that never belong in
+// a deployment artifact.
+const defaultIgnore = vcsIgnore + `# Common binaries
 *.jpg
 *.jpeg
 *.gif
@@ -45,11 +48,12 @@ codeship-steps.yml
 
 const sourceIgnoreFile = ".sourceignore"
 
+// matcher builds the archive's exclusions as source-controller does: the
+// .sourceignore files first, then spec.ignore (so that it can overrule
+// them); when there are any such rules they replace the default list and
+// only the VCS entries stay excluded.
 func matcher(dir, ignore string) (gitignore.Matcher, error) {
-	patterns := parsePatterns(defaultIgnore, nil)
-	if ignore != "" {
-		patterns = append(patterns[:0:0], parsePatterns(".git/\n"+ignore, nil)...)
-	}
+	var patterns []gitignore.Pattern
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -77,7 +81,11 @@ func matcher(dir, ignore string) (gitignore.Matcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s files: %w", sourceIgnoreFile, err)
 	}
-	return gitignore.NewMatcher(patterns), nil
+	patterns = append(patterns, parsePatterns(ignore, nil)...)
+	if len(patterns) == 0 {
+		return gitignore.NewMatcher(parsePatterns(defaultIgnore, nil)), nil
+	}
+	return gitignore.NewMatcher(append(parsePatterns(vcsIgnore, nil), patterns...)), nil
 }
 
 func parsePatterns(text string, domain []string) []gitignore.Pattern {

@@ -31,7 +31,9 @@ func TestIgnoreRulesAndDeterminism(t *testing.T) {
 		ignore string
 		want   []string
 	}{
-		{"", []string{"apps/", "apps/.sourceignore", "apps/a.yaml", "infra/", "infra/x.yaml"}},
+		// A .sourceignore file replaces the default exclusions (*.png), as
+		// in source-controller.
+		{"", []string{"apps/", "apps/.sourceignore", "apps/a.yaml", "img.png", "infra/", "infra/x.yaml"}},
 		{"/*\n!/infra\n", []string{"infra/", "infra/x.yaml"}},
 		{"infra/\n", []string{"apps/", "apps/.sourceignore", "apps/a.yaml", "img.png"}},
 	}

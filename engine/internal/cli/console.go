@@ -29,6 +29,21 @@ type Connection struct {
 	Namespace string
 }
 
+func (c Connection) clientConfig() clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = c.Kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context})
+}
+
+// RESTConfig loads the kubeconfig's configuration for the context.
+func (c Connection) RESTConfig() (*rest.Config, error) {
+	cfg, err := c.clientConfig().ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
 // Open builds a client from the kubeconfig and resolves the namespace: the
 // flag, else the context's namespace, else DefaultNamespace.
 func (c Connection) Open() (client.Client, string, error) {
@@ -50,10 +65,7 @@ func (c Connection) Open() (client.Client, string, error) {
 // Config loads the REST configuration the commands use and resolves the
 // namespace as Open does.
 func (c Connection) Config() (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = c.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cc := c.clientConfig()
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)

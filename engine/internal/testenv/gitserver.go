@@ -12,24 +12,23 @@ import (
 	"log"
 	"math/big"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weir-gitops/weir/conformance/gitserver"
 )
 
 // GitServer is a real git remote: bare repositories served over smart HTTP
-// by `git http-backend`, optionally behind basic auth, a bearer token or
-// TLS (with client certificates), recording every request it serves.
+// by `git http-backend` (package gitserver), bound to a test, optionally
+// behind basic auth, a bearer token or TLS (with client certificates),
+// recording every request it serves.
 type GitServer struct {
 	root string
-	srv  *httptest.Server
+	*gitserver.Server
+	srv *httptest.Server
 	// ca is the PEM of the server certificate's issuer; clientCert and
 	// clientKey a certificate it accepts, when it asks for one.
 	ca, clientCert, clientKey string
@@ -73,20 +72,18 @@ func GitTLS(clientCert bool) GitServerOption {
 // NewGitServer starts a git server for the test; it stops when the test ends.
 func NewGitServer(t testing.TB, opts ...GitServerOption) *GitServer {
 	t.Helper()
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Fatalf("git is needed for this test: %v", err)
-	}
 	var cfg gitServerConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &GitServer{root: t.TempDir()}
-	backend := &cgi.Handler{
-		Path: gitPath,
-		Args: []string{"http-backend"},
-		Env:  []string{"GIT_PROJECT_ROOT=" + s.root, "GIT_HTTP_EXPORT_ALL=1"},
+	root := t.TempDir()
+	gs, err := gitserver.Start(gitserver.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = gs.Close() })
+	s := &GitServer{root: root, Server: gs}
+	backend := gs.Handler()
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests = append(s.requests, ServedRequest{Method: r.Method, Path: r.URL.Path, Authorization: r.Header.Get("Authorization")})
@@ -185,83 +182,69 @@ func newClientCert(t testing.TB, pool *x509.CertPool) (string, string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
 }
 
-// Repo is a working copy whose pushes go to the server.
+// Repo is a working copy whose pushes go to the server; its methods fail
+// the test on error.
 type Repo struct {
 	t   testing.TB
 	Dir string
+	r   *gitserver.Repo
 }
 
 // NewRepo creates an empty bare repository on the server and a working copy
 // with branch main.
 func (s *GitServer) NewRepo(t testing.TB, name string) *Repo {
 	t.Helper()
-	bare := filepath.Join(s.root, name+".git")
-	git(t, "", "init", "--quiet", "--bare", "--initial-branch=main", bare)
-	git(t, bare, "config", "http.receivepack", "true")
-	dir := t.TempDir()
-	git(t, "", "init", "--quiet", "--initial-branch=main", dir)
-	git(t, dir, "remote", "add", "origin", bare)
-	return &Repo{t: t, Dir: dir}
+	r, err := s.Server.NewRepo(name, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Repo{t: t, Dir: r.Dir, r: r}
 }
 
 // Commit writes files (path → content; empty content deletes the file),
 // commits them and pushes the branch. It returns the commit's SHA-1.
 func (r *Repo) Commit(msg string, files map[string]string) string {
 	r.t.Helper()
-	r.write(files)
-	git(r.t, r.Dir, "add", "-A")
-	git(r.t, r.Dir, "commit", "--quiet", "--allow-empty", "-m", msg)
-	return r.pushHead()
+	sha, err := r.r.Commit(msg, files)
+	r.check(err)
+	return sha
 }
 
-// write writes files (path → content; empty content deletes the file)
-// into the working copy.
-func (r *Repo) write(files map[string]string) {
-	r.t.Helper()
-	for p, c := range files {
-		full := filepath.Join(r.Dir, p)
-		if c == "" {
-			_ = os.Remove(full)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
-}
+func (r *Repo) write(files map[string]string) { r.t.Helper(); r.check(r.r.Write(files)) }
 
-// pushHead pushes the current branch and returns the SHA-1 of HEAD.
 func (r *Repo) pushHead() string {
 	r.t.Helper()
-	branch := git(r.t, r.Dir, "rev-parse", "--abbrev-ref", "HEAD")
-	git(r.t, r.Dir, "push", "--quiet", "origin", branch)
-	return git(r.t, r.Dir, "rev-parse", "HEAD")
+	sha, err := r.r.PushHead()
+	r.check(err)
+	return sha
 }
 
 // Tag tags HEAD and pushes the tag.
-func (r *Repo) Tag(name string) {
-	r.t.Helper()
-	git(r.t, r.Dir, "tag", name)
-	git(r.t, r.Dir, "push", "--quiet", "origin", name)
-}
+func (r *Repo) Tag(name string) { r.t.Helper(); r.check(r.r.Tag(name)) }
+
+// AnnotatedTag creates an unsigned annotated tag of HEAD and pushes it.
+func (r *Repo) AnnotatedTag(name string) { r.t.Helper(); r.check(r.r.AnnotatedTag(name)) }
 
 // Git runs git in the working copy and returns its trimmed output.
-func (r *Repo) Git(args ...string) string { r.t.Helper(); return git(r.t, r.Dir, args...) }
+func (r *Repo) Git(args ...string) string {
+	r.t.Helper()
+	out, err := r.r.Git(args...)
+	r.check(err)
+	return out
+}
 
 func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=Weir Test", "GIT_AUTHOR_EMAIL=test@weir.dev",
-		"GIT_COMMITTER_NAME=Weir Test", "GIT_COMMITTER_EMAIL=test@weir.dev",
-		"GIT_CONFIG_NOSYSTEM=1", "HOME="+os.TempDir())
-	out, err := cmd.CombinedOutput()
+	out, err := (&gitserver.Repo{Dir: dir}).Git(args...)
 	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	return out
+}
+
+func (r *Repo) check(err error) {
+	r.t.Helper()
+	if err != nil {
+		r.t.Fatal(err)
+	}
 }
