@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/build"
 	"github.com/weir-gitops/weir/engine/internal/decrypt"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
@@ -40,8 +42,8 @@ import (
 const (
 	// FieldOwner is Flux's field manager, so objects pass between Flux and
 	// Weir without conflicts.
-	FieldOwner  = "kustomize-controller"
-	ownerGroup  = "kustomize.toolkit.fluxcd.io"
+	FieldOwner  = apply.FieldOwner
+	ownerGroup  = apply.OwnerGroup
 	finalizer   = "finalizers.fluxcd.io"
 	sourceIndex = ".spec.sourceRef"
 	dependIndex = ".spec.dependsOn"
@@ -74,14 +76,15 @@ type Reconciler struct {
 	// Plugins serves the verified transform plugins. Nil: transforms off.
 	Plugins *wasm.Catalog
 	Options
-	local     *cluster // the engine's own cluster and identity
-	clusters  clusters // impersonated accounts and remote clusters
+	local     *apply.Cluster // the engine's own cluster and identity
+	clusters  clusters       // impersonated accounts and remote clusters
 	restCfg   *rest.Config
 	runner    *reconcile.Runner[*kustomizev1.Kustomization]
 	cache     cache.Cache
 	apiReader client.Reader
 	ctrl      controller.Controller
-	waiters   *waiters
+	waits     *apply.Waits[*waitState]
+	health    *apply.Health
 }
 
 // SetupWithManager registers the controller. A new source artifact or a
@@ -112,11 +115,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.HTTPClient == nil {
 		r.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
 	}
-	r.cache, r.apiReader, r.waiters = mgr.GetCache(), mgr.GetAPIReader(), newWaiters()
+	r.cache, r.apiReader, r.waits = mgr.GetCache(), mgr.GetAPIReader(), apply.NewWaits[*waitState]()
+	r.health = &apply.Health{Cache: r.cache, Client: r.Client, Plugins: r.Plugins}
 	poller := polling.NewStatusPoller(mgr.GetClient(), mgr.GetRESTMapper(), polling.Options{})
 	r.restCfg = mgr.GetConfig()
-	r.local = &cluster{rm: ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup}),
-		reader: r.apiReader, local: true, cached: true}
+	r.local = &apply.Cluster{RM: ssa.NewResourceManager(mgr.GetClient(), poller, apply.Owner),
+		Reader: r.apiReader, Local: true, Cached: true}
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
 		Owned:   []string{meta.HealthyCondition, TransformedCondition},
@@ -158,14 +162,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
-		r.waiters.clear(req.NamespacedName)
+		r.waits.Clear(req.NamespacedName)
 		return r.finalize(ctx, obj)
 	}
 	if err := reconcile.AddFinalizer(ctx, r.Client, obj, finalizer); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if obj.Spec.Suspend {
-		r.waiters.clear(req.NamespacedName)
+		r.waits.Clear(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	var s state
@@ -210,7 +214,7 @@ type state struct {
 	// resume is set when a waiting Kustomization is requeued by a watch
 	// and nothing changed: only health is judged again.
 	resume     *waitState
-	cluster    *cluster // where the objects go, and as whom
+	cluster    *apply.Cluster // where the objects go, and as whom
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
 	digest     string   // of the objects applied, for status.history
@@ -265,7 +269,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	s.revision = a.Revision
 	o.Status.LastAttemptedRevision = a.Revision
-	if ws, ok := r.waiters.get(client.ObjectKeyFromObject(o)); ok && ws.revision == a.Revision &&
+	if ws, ok := r.waits.Get(client.ObjectKeyFromObject(o)); ok && ws.revision == a.Revision &&
 		ws.generation == o.Generation && ws.requested == o.Annotations[meta.ReconcileRequestAnnotation] {
 		s.resume = ws
 		return nil
@@ -287,7 +291,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[ownerGroup+"/name"], labels[ownerGroup+"/namespace"] = o.Name, o.Namespace
+		maps.Copy(labels, apply.OwnerLabels(o))
 		obj.SetLabels(labels)
 	}
 	s.objects = objs
