@@ -64,7 +64,10 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Plugins:  catalog,
 		Client:   mgr.GetClient(),
 		Recorder: recorder(kustomization.FieldOwner),
-		Options:  kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs, DefaultServiceAccount: e.cfg.DefaultServiceAccount},
+		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
+			DefaultServiceAccount: e.cfg.DefaultServiceAccount,
+			// Artifacts of this engine's storage are read in process.
+			OpenArtifact: localArtifacts(storage.Root, storage.BaseURL)},
 	}
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Kustomization controller: %w", err)

@@ -53,7 +53,11 @@ const (
 type Options struct {
 	Concurrent           int
 	NoCrossNamespaceRefs bool
-	HTTPClient           *http.Client
+	// HTTPClient fetches artifacts that OpenArtifact does not hold.
+	HTTPClient *http.Client
+	// OpenArtifact reads artifacts of the engine's own storage in
+	// process. Nil: every artifact is fetched over HTTP.
+	OpenArtifact ArtifactOpener
 	// StrictSubstitutions fails a build that references a variable no
 	// source sets, like Flux's StrictPostBuildSubstitutions feature gate.
 	StrictSubstitutions bool
@@ -274,7 +278,7 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 		s.resume = ws
 		return nil
 	}
-	fs, err := fetchArtifact(ctx, r.HTTPClient, a.URL, a.Digest)
+	fs, err := r.fetchArtifact(ctx, a.URL, a.Digest)
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
 	}
