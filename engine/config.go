@@ -36,12 +36,17 @@ type Config struct {
 	NoCrossNamespaceRefs        bool
 	NoRemoteBases               bool
 	DefaultServiceAccount       string
-	PluginCacheDir              string
-	LogLevel                    string
-	LogFormat                   string
-	ClusterConnectTimeout       time.Duration
-	KubeAPIQPS                  float32
-	KubeAPIBurst                int
+	InsecureKubeConfigExec      bool
+	InsecureKubeConfigTLS       bool
+	// StrictPostBuildSubstitutions is Flux's feature gate of that name:
+	// a variable without a value and without a default fails the build.
+	StrictPostBuildSubstitutions bool
+	PluginCacheDir               string
+	LogLevel                     string
+	LogFormat                    string
+	ClusterConnectTimeout        time.Duration
+	KubeAPIQPS                   float32
+	KubeAPIBurst                 int
 }
 
 // DefaultConfig returns the defaults the flags start from.
@@ -89,6 +94,9 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.NoCrossNamespaceRefs, "no-cross-namespace-refs", c.NoCrossNamespaceRefs, "Refuse references to objects in other namespaces.")
 	fs.BoolVar(&c.NoRemoteBases, "no-remote-bases", c.NoRemoteBases, "Refuse kustomize remote bases.")
 	fs.StringVar(&c.DefaultServiceAccount, "default-service-account", c.DefaultServiceAccount, "Service account to impersonate when a Kustomization names none.")
+	fs.BoolVar(&c.InsecureKubeConfigExec, "insecure-kubeconfig-exec", c.InsecureKubeConfigExec, "Allow exec credential plugins in the kubeconfigs of spec.kubeConfig.")
+	fs.BoolVar(&c.InsecureKubeConfigTLS, "insecure-kubeconfig-tls", c.InsecureKubeConfigTLS, "Allow insecure-skip-tls-verify in the kubeconfigs of spec.kubeConfig.")
+	fs.Var(featureGates{c}, "feature-gates", "Flux feature gates as name=true|false pairs, comma separated; known: StrictPostBuildSubstitutions.")
 	fs.StringVar(&c.PluginCacheDir, "plugin-cache-dir", c.PluginCacheDir, "Directory of the compiled Wasm module cache.")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or console.")

@@ -65,7 +65,8 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Client:   mgr.GetClient(),
 		Recorder: recorder(kustomization.FieldOwner),
 		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
-			DefaultServiceAccount: e.cfg.DefaultServiceAccount,
+			DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
+			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
 			// Artifacts of this engine's storage are read in process.
 			OpenArtifact: localArtifacts(storage.Root, storage.BaseURL)},
 	}
