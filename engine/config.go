@@ -41,12 +41,16 @@ type Config struct {
 	// StrictPostBuildSubstitutions is Flux's feature gate of that name:
 	// a variable without a value and without a default fails the build.
 	StrictPostBuildSubstitutions bool
-	PluginCacheDir               string
-	LogLevel                     string
-	LogFormat                    string
-	ClusterConnectTimeout        time.Duration
-	KubeAPIQPS                   float32
-	KubeAPIBurst                 int
+	// ObjectLevelWorkloadIdentity is Flux's feature gate of that name: a
+	// spec.kubeConfig.configMapRef may name the service account whose
+	// token reaches the remote cluster.
+	ObjectLevelWorkloadIdentity bool
+	PluginCacheDir              string
+	LogLevel                    string
+	LogFormat                   string
+	ClusterConnectTimeout       time.Duration
+	KubeAPIQPS                  float32
+	KubeAPIBurst                int
 }
 
 // DefaultConfig returns the defaults the flags start from.
@@ -96,7 +100,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DefaultServiceAccount, "default-service-account", c.DefaultServiceAccount, "Service account to impersonate when a Kustomization names none.")
 	fs.BoolVar(&c.InsecureKubeConfigExec, "insecure-kubeconfig-exec", c.InsecureKubeConfigExec, "Allow exec credential plugins in the kubeconfigs of spec.kubeConfig.")
 	fs.BoolVar(&c.InsecureKubeConfigTLS, "insecure-kubeconfig-tls", c.InsecureKubeConfigTLS, "Allow insecure-skip-tls-verify in the kubeconfigs of spec.kubeConfig.")
-	fs.Var(featureGates{c}, "feature-gates", "Flux feature gates as name=true|false pairs, comma separated; known: StrictPostBuildSubstitutions.")
+	fs.Var(featureGates{c}, "feature-gates", "Flux feature gates as name=true|false pairs, comma separated; known: ObjectLevelWorkloadIdentity, StrictPostBuildSubstitutions.")
 	fs.StringVar(&c.PluginCacheDir, "plugin-cache-dir", c.PluginCacheDir, "Directory of the compiled Wasm module cache.")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or console.")

@@ -31,7 +31,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "empty storage path", args: []string{"--storage-path", ""}, want: "--storage-path: must not be empty"},
 		{name: "bad service account", args: []string{"--default-service-account", "Bad Name"}, want: "--default-service-account"},
 		{name: "feature gates", args: []string{"--feature-gates=StrictPostBuildSubstitutions=true"}},
-		{name: "unknown feature gate", args: []string{"--feature-gates=CacheSecretsAndConfigMaps=true"}, parse: `unknown feature gate "CacheSecretsAndConfigMaps", known: StrictPostBuildSubstitutions`},
+		{name: "unknown feature gate", args: []string{"--feature-gates=CacheSecretsAndConfigMaps=true"}, parse: `unknown feature gate "CacheSecretsAndConfigMaps", known: ObjectLevelWorkloadIdentity, StrictPostBuildSubstitutions`},
 		{name: "bad feature gate value", args: []string{"--feature-gates=StrictPostBuildSubstitutions=yes please"}, parse: "is not true or false"},
 		{name: "bad feature gate pair", args: []string{"--feature-gates=StrictPostBuildSubstitutions"}, parse: "is not name=true|false"},
 	}
@@ -71,7 +71,7 @@ func TestConfigFlagsBindEveryField(t *testing.T) {
 		"--storage-adv-addr=host:5", "--receiver-addr=:6", "--no-cross-namespace-refs", "--no-remote-bases",
 		"--default-service-account=sa", "--plugin-cache-dir=/c", "--log-level=debug", "--log-format=console",
 		"--graceful-shutdown-timeout=7s", "--insecure-kubeconfig-exec", "--insecure-kubeconfig-tls",
-		"--feature-gates=StrictPostBuildSubstitutions=true",
+		"--feature-gates=StrictPostBuildSubstitutions=true, ObjectLevelWorkloadIdentity=true",
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
@@ -83,6 +83,7 @@ func TestConfigFlagsBindEveryField(t *testing.T) {
 	want.DefaultServiceAccount, want.PluginCacheDir, want.LogLevel, want.LogFormat = "sa", "/c", "debug", "console"
 	want.GracefulShutdownTimeout = 7 * time.Second
 	want.InsecureKubeConfigExec, want.InsecureKubeConfigTLS, want.StrictPostBuildSubstitutions = true, true, true
+	want.ObjectLevelWorkloadIdentity = true
 	if cfg != want {
 		t.Fatalf("flags did not bind:\n got %+v\nwant %+v", cfg, want)
 	}

@@ -18,6 +18,8 @@ func (f featureGates) gates() map[string]*bool {
 	return map[string]*bool{
 		// A variable without a value and without a default fails the build.
 		"StrictPostBuildSubstitutions": &f.c.StrictPostBuildSubstitutions,
+		// spec.kubeConfig.configMapRef may name a service account.
+		"ObjectLevelWorkloadIdentity": &f.c.ObjectLevelWorkloadIdentity,
 	}
 }
 

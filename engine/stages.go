@@ -67,6 +67,7 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
 			DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
 			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
+			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity,
 			// Artifacts of this engine's storage are read in process.
 			OpenArtifact: localArtifacts(storage.Root, storage.BaseURL)},
 	}

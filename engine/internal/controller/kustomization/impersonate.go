@@ -80,6 +80,9 @@ func (r *Reconciler) serviceAccount(o *kustomizev1.Kustomization) string {
 // health steps.
 func (r *Reconciler) connect(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
 	c, err := r.clusterFor(ctx, o)
+	if errors.Is(err, errKubeConfigSpec) {
+		return reconcile.Stall(meta.ReconciliationFailedReason, fmt.Errorf("failed to build kube client: %w", err))
+	}
 	if err != nil {
 		return reconcile.Retry(meta.ReconciliationFailedReason, fmt.Errorf("failed to build kube client: %w", err))
 	}
@@ -97,9 +100,15 @@ func (r *Reconciler) clusterFor(ctx context.Context, o *kustomizev1.Kustomizatio
 			return r.newCluster(rest.CopyConfig(r.restCfg), o.Namespace, sa, true)
 		})
 	}
+	if cm := o.Spec.KubeConfig.ConfigMapRef; cm != nil {
+		if o.Spec.KubeConfig.SecretRef != nil {
+			return nil, unsupported("spec.kubeConfig.secretRef and spec.kubeConfig.configMapRef are mutually exclusive")
+		}
+		return r.remoteClusterFromConfigMap(ctx, o, cm, sa)
+	}
 	ref := o.Spec.KubeConfig.SecretRef
 	if ref == nil {
-		return nil, errors.New("spec.kubeConfig.configMapRef is not supported, use spec.kubeConfig.secretRef")
+		return nil, unsupported("spec.kubeConfig needs a secretRef or a configMapRef")
 	}
 	data, err := r.kubeConfig(ctx, o.Namespace, ref)
 	if err != nil {

@@ -71,6 +71,10 @@ type Options struct {
 	// InsecureKubeConfigTLS lets spec.kubeConfig kubeconfigs disable TLS
 	// verification (Flux's --insecure-kubeconfig-tls).
 	InsecureKubeConfigTLS bool
+	// ObjectLevelWorkloadIdentity lets a spec.kubeConfig.configMapRef
+	// name the service account whose token reaches the remote cluster
+	// (Flux's ObjectLevelWorkloadIdentity feature gate).
+	ObjectLevelWorkloadIdentity bool
 }
 
 // Reconciler reconciles Kustomizations.
@@ -235,8 +239,6 @@ func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) e
 		return reconcile.Stall("AccessDenied", fmt.Errorf("can't access '%s/%s', cross-namespace references have been blocked", o.Spec.SourceRef.Kind, sourceKey(o)))
 	case o.Spec.Decryption != nil && o.Spec.Decryption.Provider != "sops":
 		return reconcile.Stall(meta.BuildFailedReason, fmt.Errorf("decryption provider %q is not supported, only sops", o.Spec.Decryption.Provider))
-	case o.Spec.KubeConfig != nil && o.Spec.KubeConfig.SecretRef == nil:
-		return reconcile.Stall(meta.ReconciliationFailedReason, errors.New("spec.kubeConfig.configMapRef is not supported, use spec.kubeConfig.secretRef"))
 	}
 	return nil
 }
