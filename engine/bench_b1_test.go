@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -90,8 +93,9 @@ func runB1(b *testing.B, apps int) {
 
 	bin := buildEngine(b)
 	var stderr bytes.Buffer
+	metrics := freeAddr(b)
 	cmd := exec.CommandContext(ctx, bin, "run", "--kubeconfig", env.KubeconfigFile(b),
-		"--health-addr", freeAddr(b), "--metrics-addr", freeAddr(b), "--storage-path", b.TempDir(),
+		"--health-addr", freeAddr(b), "--metrics-addr", metrics, "--storage-path", b.TempDir(),
 		"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
 		"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent())
 	cmd.Stderr = &stderr
@@ -108,6 +112,7 @@ func runB1(b *testing.B, apps int) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
+	profiled := profileEngine(b, metrics)
 	b.StartTimer()
 	start := time.Now()
 	for i := 0; i < apps; i++ {
@@ -147,6 +152,7 @@ func runB1(b *testing.B, apps int) {
 	}
 	total := time.Since(start)
 	b.StopTimer()
+	profiled()
 
 	var sources sourcev1.GitRepositoryList
 	if err := env.Client.List(ctx, &sources, client.InNamespace(ns)); err != nil {
@@ -168,6 +174,50 @@ func runB1(b *testing.B, apps int) {
 	if rss, cpu, err := procUsage(cmd.Process.Pid); err == nil {
 		b.ReportMetric(rss, "MiB-peak-rss")
 		b.ReportMetric(cpu, "s-cpu")
+	}
+}
+
+// profileEngine records a CPU profile of the engine process from its
+// /debug/pprof/ endpoint into WEIR_B1_CPUPROFILE, when that is set, for
+// WEIR_B1_PROFILE_SECONDS (default 60) from the start of the run. The
+// returned func waits for the profile.
+func profileEngine(b *testing.B, metrics string) func() {
+	path := os.Getenv("WEIR_B1_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	seconds := "60"
+	if v := os.Getenv("WEIR_B1_PROFILE_SECONDS"); v != "" {
+		seconds = v
+	}
+	done := make(chan error, 1)
+	go func() {
+		// The engine needs a moment to listen; retry until it does.
+		var resp *http.Response
+		var err error
+		for range 100 {
+			if resp, err = http.Get("http://" + metrics + "/debug/pprof/profile?seconds=" + seconds); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			b.Errorf("profiling the engine: %v", err)
+		}
 	}
 }
 
