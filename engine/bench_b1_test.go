@@ -171,6 +171,16 @@ func runB1(b *testing.B, apps int) {
 	b.ReportMetric(total.Seconds(), "s-all-ready")
 	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50-app")
 	b.ReportMetric(times[len(times)*99/100].Seconds(), "s-p99-app")
+	if byMethod, err := apiRequests(metrics); err == nil {
+		total := 0.0
+		for method, n := range byMethod {
+			total += n
+			b.ReportMetric(n/float64(apps), strings.ToLower(method)+"/app")
+		}
+		b.ReportMetric(total/float64(apps), "req/app")
+	} else {
+		b.Errorf("reading the engine's request counts: %v", err)
+	}
 	if rss, cpu, err := procUsage(cmd.Process.Pid); err == nil {
 		b.ReportMetric(rss, "MiB-peak-rss")
 		b.ReportMetric(cpu, "s-cpu")
@@ -219,6 +229,47 @@ func profileEngine(b *testing.B, metrics string) func() {
 			b.Errorf("profiling the engine: %v", err)
 		}
 	}
+}
+
+// apiRequests sums the engine's requests to the API server by method, from
+// client-go's rest_client_requests_total on its metrics address. Watches
+// count once each, when they start.
+func apiRequests(metrics string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, "rest_client_requests_total{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		method := "other"
+		for _, l := range strings.Split(labels, ",") {
+			if v, ok := strings.CutPrefix(l, "method="); ok {
+				method = strings.Trim(v, `"`)
+			}
+		}
+		out[method] += n
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no rest_client_requests_total in the engine's metrics")
+	}
+	return out, nil
 }
 
 // concurrent is the engine's --concurrent (WEIR_B1_CONCURRENT, default 10).
