@@ -14,6 +14,8 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/weir-gitops/weir/engine/internal/testenv"
@@ -104,4 +106,43 @@ func TestUnsafeArtifact(t *testing.T) {
 	k := testenv.Kustomization(ns, "app", "repo", "./", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = ns })
 	NewWithT(t).Expect(env.Client.Create(context.Background(), k)).To(Succeed())
 	artifactFailure(t, k, `link "passwd.yaml" points out of the artifact to "/etc/passwd"`)
+}
+
+// TestSourceWithoutArtifactWaitsQuietly: a Kustomization whose source has
+// no artifact yet says so on Ready, records no warning event (as Flux
+// does not) and applies as soon as the artifact appears.
+func TestSourceWithoutArtifactWaitsQuietly(t *testing.T) {
+	g := NewWithT(t)
+	start(t)
+	a := newArtifacts(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	g.Expect(env.Client.Create(ctx, testenv.GitRepository(ns, "repo", "https://example.com/x.git"))).To(Succeed())
+	k := testenv.Kustomization(ns, "app", "repo", "./", func(k *kustomizev1.Kustomization) {
+		k.Spec.TargetNamespace = ns
+		k.Spec.RetryInterval = &metav1.Duration{Duration: 10 * time.Minute} // only the watch can be quick
+	})
+	g.Expect(env.Client.Create(ctx, k)).To(Succeed())
+	artifactFailureMsg := "Source '" + ns + "/repo' is not ready, artifact not found"
+	g.Eventually(func(g Gomega) {
+		got := &kustomizev1.Kustomization{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(k), got)).To(Succeed())
+		g.Expect(conditions.GetReason(got, meta.ReadyCondition)).To(Equal(meta.ArtifactFailedReason))
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(Equal(artifactFailureMsg))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	rev := "main@sha1:5858585858585858585858585858585858585858"
+	a.publish(t, ns, "repo", rev, map[string]string{"a.yaml": cm("a")})
+	waitApplied(t, client.ObjectKeyFromObject(k), rev)
+	// Events of one recorder are delivered in order: once the success
+	// event is there, a warning recorded before it would be too.
+	events := func(g Gomega) []corev1.Event {
+		var list corev1.EventList
+		g.Expect(env.Client.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+		return list.Items
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(events(g)).To(ContainElement(HaveField("Reason", meta.ReconciliationSucceededReason)))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+	g.Expect(events(g)).NotTo(ContainElement(HaveField("Reason", meta.ArtifactFailedReason)))
 }

@@ -12,7 +12,13 @@
 // engine-wide default>; or, with spec.kubeConfig.secretRef, the user of a
 // self-contained kubeconfig (no files, no auth-provider, exec plugins and
 // insecure TLS only when the Options allow them), impersonating the account
-// there when one is set. Clients are cached per account and kubeconfig.
+// there when one is set; or, with spec.kubeConfig.configMapRef and the
+// generic provider, a service account token requested for the remote
+// cluster (workload.go). Clients are cached per account and kubeconfig.
+//
+// Artifacts of the engine's own storage are read in process through
+// Options.OpenArtifact; others over HTTP. The digest is checked either way
+// and the tarball unpacked by artifact.Untar.
 //
 // Deleting a Kustomization carries out spec.deletionPolicy before its
 // finalizer goes (delete.go): MirrorPrune (delete if spec.prune), Delete,

@@ -271,7 +271,9 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	a := src.GetArtifact()
 	if a == nil {
-		return reconcile.Retry(meta.ArtifactFailedReason, waiting(fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o))))
+		// The source's watch starts the reconcile again; as in Flux, no
+		// warning event for an artifact that is simply not there yet.
+		return reconcile.Wait(meta.ArtifactFailedReason, waiting(fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o))))
 	}
 	s.revision = a.Revision
 	o.Status.LastAttemptedRevision = a.Revision
