@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -90,8 +93,9 @@ func runB1(b *testing.B, apps int) {
 
 	bin := buildEngine(b)
 	var stderr bytes.Buffer
+	metrics := freeAddr(b)
 	cmd := exec.CommandContext(ctx, bin, "run", "--kubeconfig", env.KubeconfigFile(b),
-		"--health-addr", freeAddr(b), "--metrics-addr", freeAddr(b), "--storage-path", b.TempDir(),
+		"--health-addr", freeAddr(b), "--metrics-addr", metrics, "--storage-path", b.TempDir(),
 		"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
 		"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent())
 	cmd.Stderr = &stderr
@@ -108,6 +112,7 @@ func runB1(b *testing.B, apps int) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
+	profiled := profileEngine(b, metrics)
 	b.StartTimer()
 	start := time.Now()
 	for i := 0; i < apps; i++ {
@@ -147,6 +152,7 @@ func runB1(b *testing.B, apps int) {
 	}
 	total := time.Since(start)
 	b.StopTimer()
+	profiled()
 
 	var sources sourcev1.GitRepositoryList
 	if err := env.Client.List(ctx, &sources, client.InNamespace(ns)); err != nil {
@@ -165,10 +171,105 @@ func runB1(b *testing.B, apps int) {
 	b.ReportMetric(total.Seconds(), "s-all-ready")
 	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50-app")
 	b.ReportMetric(times[len(times)*99/100].Seconds(), "s-p99-app")
+	if byMethod, err := apiRequests(metrics); err == nil {
+		total := 0.0
+		for method, n := range byMethod {
+			total += n
+			b.ReportMetric(n/float64(apps), strings.ToLower(method)+"/app")
+		}
+		b.ReportMetric(total/float64(apps), "req/app")
+	} else {
+		b.Errorf("reading the engine's request counts: %v", err)
+	}
 	if rss, cpu, err := procUsage(cmd.Process.Pid); err == nil {
 		b.ReportMetric(rss, "MiB-peak-rss")
 		b.ReportMetric(cpu, "s-cpu")
 	}
+}
+
+// profileEngine records a CPU profile of the engine process from its
+// /debug/pprof/ endpoint into WEIR_B1_CPUPROFILE, when that is set, for
+// WEIR_B1_PROFILE_SECONDS (default 60) from the start of the run. The
+// returned func waits for the profile.
+func profileEngine(b *testing.B, metrics string) func() {
+	path := os.Getenv("WEIR_B1_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	seconds := "60"
+	if v := os.Getenv("WEIR_B1_PROFILE_SECONDS"); v != "" {
+		seconds = v
+	}
+	done := make(chan error, 1)
+	go func() {
+		// The engine needs a moment to listen; retry until it does.
+		var resp *http.Response
+		var err error
+		for range 100 {
+			if resp, err = http.Get("http://" + metrics + "/debug/pprof/profile?seconds=" + seconds); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			b.Errorf("profiling the engine: %v", err)
+		}
+	}
+}
+
+// apiRequests sums the engine's requests to the API server by method, from
+// client-go's rest_client_requests_total on its metrics address. Watches
+// count once each, when they start.
+func apiRequests(metrics string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, "rest_client_requests_total{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		method := "other"
+		for _, l := range strings.Split(labels, ",") {
+			if v, ok := strings.CutPrefix(l, "method="); ok {
+				method = strings.Trim(v, `"`)
+			}
+		}
+		out[method] += n
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no rest_client_requests_total in the engine's metrics")
+	}
+	return out, nil
 }
 
 // concurrent is the engine's --concurrent (WEIR_B1_CONCURRENT, default 10).

@@ -70,7 +70,11 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Client:   mgr.GetClient(),
 		Recorder: recorder(kustomization.FieldOwner),
 		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
-			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount},
+			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
+			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
+			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity,
+			// Artifacts of this engine's storage are read in process.
+			OpenArtifact: storage.OpenLocal},
 	}
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Kustomization controller: %w", err)

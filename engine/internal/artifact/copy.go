@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -75,6 +77,34 @@ func (s *Storage) Open(ctx context.Context, url, digest string) (io.ReadCloser, 
 		return nil, fmt.Errorf("fetching the artifact: %s", resp.Status)
 	}
 	return verified(resp.Body, digest), nil
+}
+
+// OpenLocal opens the artifact at rawURL when this storage serves it (the
+// URL is under BaseURL) and holds it, for a consumer in the same process
+// to skip the HTTP hop; ok is false for any other URL, which is left to
+// HTTP. The file is opened through an os.Root: nothing outside Root can be
+// read, links included. The caller checks the digest.
+func (s *Storage) OpenLocal(rawURL string) (rc io.ReadCloser, ok bool, err error) {
+	base, err := neturl.Parse(s.BaseURL)
+	if err != nil || s.BaseURL == "" {
+		return nil, false, nil
+	}
+	u, err := neturl.Parse(rawURL)
+	if err != nil || u.Scheme != base.Scheme || u.Host != base.Host || u.RawQuery != "" {
+		return nil, false, nil
+	}
+	rel, found := strings.CutPrefix(u.Path, strings.TrimSuffix(base.Path, "/")+"/")
+	if !found || rel == "" {
+		return nil, false, nil
+	}
+	f, err := s.openLocal(rel, "")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return f, true, nil
 }
 
 // openArtifact opens a by its path when this storage holds it, by its URL

@@ -28,9 +28,9 @@ func NewFetcher(cfg *rest.Config) (Fetcher, error) {
 	}
 	return func(ctx context.Context, raw, digest string) (filesys.FileSystem, error) {
 		if p, ok := serviceProxyURL(cfg.Host, raw); ok {
-			return build.Fetch(ctx, proxied, p, digest)
+			return build.Fetch(ctx, proxied, nil, p, digest)
 		}
-		return build.Fetch(ctx, direct, raw, digest)
+		return build.Fetch(ctx, direct, nil, raw, digest)
 	}, nil
 }
 
