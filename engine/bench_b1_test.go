@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"sort"
@@ -35,7 +38,8 @@ import (
 // Ready, the spread of per-app ready times, and the engine's peak RSS and
 // CPU time. WEIR_B1_APPS sets N (default 100). WEIR_B1_SHARDS=3 runs
 // three engine processes instead, each with its own shard's selector, and
-// labels the apps round-robin; RSS and CPU are then the sums over them.
+// labels the apps round-robin; RSS, CPU and requests are then the sums
+// over them.
 func BenchmarkB1(b *testing.B) {
 	apps, shards := 100, 1
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_APPS")); err == nil && v > 0 {
@@ -98,15 +102,15 @@ func runB1(b *testing.B, apps, shards int) {
 	})
 
 	bin := buildEngine(b)
-	var pids []int
+	var others []*replica // the other shards' engines
 	for s := 2; s <= shards; s++ {
-		r := startReplica(b, bin, shardName(s-1, shards), "--watch-namespace", ns, "--log-level", "error",
-			"--concurrent", concurrent(), "--watch-label-selector", shardSelector(shardName(s-1, shards)))
-		pids = append(pids, r.cmd.Process.Pid)
+		others = append(others, startReplica(b, bin, shardName(s-1, shards), "--watch-namespace", ns,
+			"--log-level", "error", "--concurrent", concurrent(), "--watch-label-selector", shardSelector(shardName(s-1, shards))))
 	}
 	var stderr bytes.Buffer
+	metrics := freeAddr(b)
 	args := []string{"run", "--kubeconfig", env.KubeconfigFile(b),
-		"--health-addr", freeAddr(b), "--metrics-addr", freeAddr(b), "--storage-path", b.TempDir(),
+		"--health-addr", freeAddr(b), "--metrics-addr", metrics, "--storage-path", b.TempDir(),
 		"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
 		"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent()}
 	if shards > 1 {
@@ -127,6 +131,7 @@ func runB1(b *testing.B, apps, shards int) {
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
+	profiled := profileEngine(b, metrics)
 	b.StartTimer()
 	start := time.Now()
 	for i := 0; i < apps; i++ {
@@ -169,6 +174,7 @@ func runB1(b *testing.B, apps, shards int) {
 	}
 	total := time.Since(start)
 	b.StopTimer()
+	profiled()
 
 	var sources sourcev1.GitRepositoryList
 	if err := env.Client.List(ctx, &sources, client.InNamespace(ns)); err != nil {
@@ -187,8 +193,28 @@ func runB1(b *testing.B, apps, shards int) {
 	b.ReportMetric(total.Seconds(), "s-all-ready")
 	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50-app")
 	b.ReportMetric(times[len(times)*99/100].Seconds(), "s-p99-app")
+	addrs, pids := []string{metrics}, []int{cmd.Process.Pid}
+	for _, r := range others {
+		addrs, pids = append(addrs, r.metrics), append(pids, r.cmd.Process.Pid)
+	}
+	byMethod := map[string]float64{}
+	for _, addr := range addrs {
+		counts, err := apiRequests(addr)
+		if err != nil {
+			b.Errorf("reading the engine's request counts: %v", err)
+		}
+		for method, n := range counts {
+			byMethod[method] += n
+		}
+	}
+	requests := 0.0
+	for method, n := range byMethod {
+		requests += n
+		b.ReportMetric(n/float64(apps), strings.ToLower(method)+"/app")
+	}
+	b.ReportMetric(requests/float64(apps), "req/app")
 	var rss, cpu float64
-	for _, pid := range append(pids, cmd.Process.Pid) {
+	for _, pid := range pids {
 		r, c, err := procUsage(pid)
 		if err != nil {
 			return
@@ -205,6 +231,91 @@ func shardName(i, n int) string {
 		return ""
 	}
 	return fmt.Sprintf("shard%d", i+1)
+}
+
+// profileEngine records a CPU profile of the engine process from its
+// /debug/pprof/ endpoint into WEIR_B1_CPUPROFILE, when that is set, for
+// WEIR_B1_PROFILE_SECONDS (default 60) from the start of the run. The
+// returned func waits for the profile.
+func profileEngine(b *testing.B, metrics string) func() {
+	path := os.Getenv("WEIR_B1_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	seconds := "60"
+	if v := os.Getenv("WEIR_B1_PROFILE_SECONDS"); v != "" {
+		seconds = v
+	}
+	done := make(chan error, 1)
+	go func() {
+		// The engine needs a moment to listen; retry until it does.
+		var resp *http.Response
+		var err error
+		for range 100 {
+			if resp, err = http.Get("http://" + metrics + "/debug/pprof/profile?seconds=" + seconds); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return func() {
+		if err := <-done; err != nil {
+			b.Errorf("profiling the engine: %v", err)
+		}
+	}
+}
+
+// apiRequests sums the engine's requests to the API server by method, from
+// client-go's rest_client_requests_total on its metrics address. Watches
+// count once each, when they start.
+func apiRequests(metrics string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, "rest_client_requests_total{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		method := "other"
+		for _, l := range strings.Split(labels, ",") {
+			if v, ok := strings.CutPrefix(l, "method="); ok {
+				method = strings.Trim(v, `"`)
+			}
+		}
+		out[method] += n
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no rest_client_requests_total in the engine's metrics")
+	}
+	return out, nil
 }
 
 // concurrent is the engine's --concurrent (WEIR_B1_CONCURRENT, default 10).

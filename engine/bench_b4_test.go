@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +30,9 @@ import (
 // pushed and a signed GitHub push webhook POSTed, and the time from the
 // request to that repository's Kustomization Ready at the new revision is
 // recorded, over 10 pushes (p50 and max), with the engine binary as its own
-// process.
+// process. Then it measures webhook throughput from 8 clients: valid
+// signed pushes (each patches the GitRepository) and pushes with a wrong
+// signature, checking that the refused ones cause no API request.
 func BenchmarkB4(b *testing.B) {
 	idle := 200
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B4_IDLE")); err == nil && v >= 0 {
@@ -42,6 +45,9 @@ func BenchmarkB4(b *testing.B) {
 	})
 }
 
+// b4Token is the GitHub Receiver's secret.
+const b4Token = "b4-token"
+
 func runB4(b *testing.B, idle, pushes int) {
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,10 +59,10 @@ func runB4(b *testing.B, idle, pushes int) {
 	hot := git.NewRepo(b, "hot")
 	hot.Commit("first", map[string]string{"app/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hot}\ndata: {n: \"0\"}\n"})
 
-	receiverAddr := freeAddr(b)
+	receiverAddr, metricsAddr := freeAddr(b), freeAddr(b)
 	bin := buildEngine(b)
 	cmd := exec.CommandContext(ctx, bin, "run", "--kubeconfig", env.KubeconfigFile(b),
-		"--health-addr", freeAddr(b), "--metrics-addr", freeAddr(b), "--storage-path", b.TempDir(),
+		"--health-addr", freeAddr(b), "--metrics-addr", metricsAddr, "--storage-path", b.TempDir(),
 		"--storage-addr", freeAddr(b), "--receiver-addr", receiverAddr, "--plugin-cache-dir", b.TempDir(),
 		"--watch-namespace", ns, "--log-level", "error")
 	var stderr bytes.Buffer
@@ -80,8 +86,7 @@ func runB4(b *testing.B, idle, pushes int) {
 	}
 	create(testenv.GitRepository(ns, "hot", git.URL("hot")))
 	create(testenv.Kustomization(ns, "hot", "hot", "./app", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = ns }))
-	const token = "b4-token"
-	create(testenv.Secret(ns, "token", map[string]string{"token": token}))
+	create(testenv.Secret(ns, "token", map[string]string{"token": b4Token}))
 	create(testenv.Receiver(ns, "github", notificationv1.GitHubReceiver, "token", "hot"))
 
 	// Everything Ready first: the idle objects are idle from here on.
@@ -109,9 +114,7 @@ func runB4(b *testing.B, idle, pushes int) {
 	}, &stderr)
 
 	body := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"weir/hot"}}`)
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write(body)
-	signature := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	signature := signGitHub(body)
 	var times []time.Duration
 	for i := 1; i <= pushes; i++ {
 		sha := hot.Commit(fmt.Sprintf("push %d", i), map[string]string{"app/cm.yaml": fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hot}\ndata: {n: \"%d\"}\n", i)})
@@ -143,6 +146,89 @@ func runB4(b *testing.B, idle, pushes int) {
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	b.ReportMetric(float64(times[len(times)/2].Milliseconds()), "ms-p50")
 	b.ReportMetric(float64(times[len(times)-1].Milliseconds()), "ms-max")
+
+	// Throughput: valid pushes (each one patches the GitRepository) and
+	// pushes with a wrong signature, which must not reach the API server.
+	url := "http://" + receiverAddr + path
+	valid := hookThroughput(b, url, body, signature, 1000)
+	before := totalAPIRequests(b, metricsAddr)
+	invalid := hookThroughput(b, url, body, "sha256="+hex.EncodeToString(make([]byte, 32)), 5000)
+	if d := totalAPIRequests(b, metricsAddr) - before; d > 20 {
+		// The idle objects may requeue meanwhile; webhooks would be 5000.
+		b.Fatalf("%v API requests while invalid webhooks were refused", d)
+	}
+	b.ReportMetric(valid, "valid-req/s")
+	b.ReportMetric(invalid, "invalid-req/s")
+}
+
+// hookThroughput POSTs n GitHub push webhooks with signature from 8
+// clients and returns requests per second; every answer must be 200 for a
+// valid signature and 401 otherwise.
+func hookThroughput(b *testing.B, url string, body []byte, signature string, n int) float64 {
+	b.Helper()
+	want := http.StatusUnauthorized
+	if signature == signGitHub(body) {
+		want = http.StatusOK
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	work := make(chan struct{}, n)
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	errs := make(chan error, 8)
+	start := time.Now()
+	for range 8 {
+		go func() {
+			for range work {
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+				req.Header.Set("X-GitHub-Event", "push")
+				req.Header.Set("X-Hub-Signature-256", signature)
+				resp, err := client.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					errs <- fmt.Errorf("webhook answered %d, want %d", resp.StatusCode, want)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func signGitHub(body []byte) string {
+	mac := hmac.New(sha256.New, []byte(b4Token))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// totalAPIRequests sums the engine's requests to the API server over every
+// method.
+func totalAPIRequests(b *testing.B, addr string) float64 {
+	b.Helper()
+	byMethod, err := apiRequests(addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(byMethod) == 0 {
+		b.Fatal("the engine's metrics have no rest_client_requests_total")
+	}
+	total := 0.0
+	for _, n := range byMethod {
+		total += n
+	}
+	return total
 }
 
 // waitUntil polls cond every 20 ms until it holds or timeout passes.

@@ -38,6 +38,15 @@ type Config struct {
 	NoCrossNamespaceRefs        bool
 	NoRemoteBases               bool
 	DefaultServiceAccount       string
+	InsecureKubeConfigExec      bool
+	InsecureKubeConfigTLS       bool
+	// StrictPostBuildSubstitutions is Flux's feature gate of that name:
+	// a variable without a value and without a default fails the build.
+	StrictPostBuildSubstitutions bool
+	// ObjectLevelWorkloadIdentity is Flux's feature gate of that name: a
+	// spec.kubeConfig.configMapRef may name the service account whose
+	// token reaches the remote cluster.
+	ObjectLevelWorkloadIdentity bool
 	PluginCacheDir              string
 	LogLevel                    string
 	LogFormat                   string
@@ -66,6 +75,8 @@ func DefaultConfig() Config {
 		ClusterConnectTimeout:       10 * time.Second,
 		KubeAPIQPS:                  100,
 		KubeAPIBurst:                300,
+		// A build confined to its artifact: remote bases off unless asked.
+		NoRemoteBases: true,
 	}
 }
 
@@ -89,8 +100,11 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.StorageAdvAddr, "storage-adv-addr", c.StorageAdvAddr, "Address advertised in artifact URLs; empty means derived from --storage-addr.")
 	fs.StringVar(&c.ReceiverAddr, "receiver-addr", c.ReceiverAddr, "Address the webhook receiver listens on.")
 	fs.BoolVar(&c.NoCrossNamespaceRefs, "no-cross-namespace-refs", c.NoCrossNamespaceRefs, "Refuse references to objects in other namespaces.")
-	fs.BoolVar(&c.NoRemoteBases, "no-remote-bases", c.NoRemoteBases, "Refuse kustomize remote bases.")
+	fs.BoolVar(&c.NoRemoteBases, "no-remote-bases", c.NoRemoteBases, "Refuse kustomize references outside the source artifact: HTTP resources and remote git bases (on by default, unlike Flux; --no-remote-bases=false lets kustomize fetch them).")
 	fs.StringVar(&c.DefaultServiceAccount, "default-service-account", c.DefaultServiceAccount, "Service account to impersonate when a Kustomization names none.")
+	fs.BoolVar(&c.InsecureKubeConfigExec, "insecure-kubeconfig-exec", c.InsecureKubeConfigExec, "Allow exec credential plugins in the kubeconfigs of spec.kubeConfig.")
+	fs.BoolVar(&c.InsecureKubeConfigTLS, "insecure-kubeconfig-tls", c.InsecureKubeConfigTLS, "Allow insecure-skip-tls-verify in the kubeconfigs of spec.kubeConfig.")
+	fs.Var(featureGates{c}, "feature-gates", "Flux feature gates as name=true|false pairs, comma separated; known: ObjectLevelWorkloadIdentity, StrictPostBuildSubstitutions.")
 	fs.StringVar(&c.PluginCacheDir, "plugin-cache-dir", c.PluginCacheDir, "Directory of the compiled Wasm module cache.")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or console.")

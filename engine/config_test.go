@@ -13,6 +13,8 @@ func TestConfigValidate(t *testing.T) {
 		name string
 		args []string
 		want string // substring of the error; empty means valid
+		// parse is a substring of the flag parsing error; empty: parses
+		parse string
 	}{
 		{name: "defaults", args: nil},
 		{name: "sharding selector", args: []string{"--watch-label-selector", "sharding.fluxcd.io/key in (shard1)"}},
@@ -28,13 +30,22 @@ func TestConfigValidate(t *testing.T) {
 		{name: "renew longer than lease", args: []string{"--leader-election-renew-deadline", "1m"}, want: "must be shorter than --leader-election-lease-duration"},
 		{name: "empty storage path", args: []string{"--storage-path", ""}, want: "--storage-path: must not be empty"},
 		{name: "bad service account", args: []string{"--default-service-account", "Bad Name"}, want: "--default-service-account"},
+		{name: "feature gates", args: []string{"--feature-gates=StrictPostBuildSubstitutions=true"}},
+		{name: "unknown feature gate", args: []string{"--feature-gates=CacheSecretsAndConfigMaps=true"}, parse: `unknown feature gate "CacheSecretsAndConfigMaps", known: ObjectLevelWorkloadIdentity, StrictPostBuildSubstitutions`},
+		{name: "bad feature gate value", args: []string{"--feature-gates=StrictPostBuildSubstitutions=yes please"}, parse: "is not true or false"},
+		{name: "bad feature gate pair", args: []string{"--feature-gates=StrictPostBuildSubstitutions"}, parse: "is not name=true|false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 			cfg.BindFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
+			if err := fs.Parse(tt.args); tt.parse != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.parse) {
+					t.Fatalf("want a parse error containing %q, got %v", tt.parse, err)
+				}
+				return
+			} else if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			err := cfg.Validate()
@@ -59,7 +70,8 @@ func TestConfigFlagsBindEveryField(t *testing.T) {
 		"--watch-namespace=ns", "--watch-label-selector=a=b", "--storage-path=/s", "--storage-addr=:4",
 		"--storage-adv-addr=host:5", "--receiver-addr=:6", "--no-cross-namespace-refs", "--no-remote-bases",
 		"--default-service-account=sa", "--plugin-cache-dir=/c", "--log-level=debug", "--log-format=console",
-		"--graceful-shutdown-timeout=7s",
+		"--graceful-shutdown-timeout=7s", "--insecure-kubeconfig-exec", "--insecure-kubeconfig-tls",
+		"--feature-gates=StrictPostBuildSubstitutions=true, ObjectLevelWorkloadIdentity=true",
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
@@ -70,6 +82,8 @@ func TestConfigFlagsBindEveryField(t *testing.T) {
 	want.StorageAdvAddr, want.ReceiverAddr, want.NoCrossNamespaceRefs, want.NoRemoteBases = "host:5", ":6", true, true
 	want.DefaultServiceAccount, want.PluginCacheDir, want.LogLevel, want.LogFormat = "sa", "/c", "debug", "console"
 	want.GracefulShutdownTimeout = 7 * time.Second
+	want.InsecureKubeConfigExec, want.InsecureKubeConfigTLS, want.StrictPostBuildSubstitutions = true, true, true
+	want.ObjectLevelWorkloadIdentity = true
 	if cfg != want {
 		t.Fatalf("flags did not bind:\n got %+v\nwant %+v", cfg, want)
 	}

@@ -73,6 +73,7 @@ func TestDemoFlow(t *testing.T) {
 		g.Expect(s).To(MatchRegexp(`Kustomization weir-demo/infra +✔ applied main@sha1:[0-9a-f]{40}: 1 object`))
 		g.Expect(s).To(MatchRegexp(`Kustomization weir-demo/apps +✔ applied main@sha1:[0-9a-f]{40}: 3 objects, transformed by weir-demo/add-labels@sha256:`))
 		g.Expect(s).To(ContainSubstring("curl -X POST http://" + cfg.ReceiverAddr + "/hook/"))
+		g.Expect(s).To(ContainSubstring("ConfigMap/weir-demo-apps/welcome"), "the applied objects are named")
 	}, 90*time.Second, 250*time.Millisecond).Should(Succeed(), func() string { return out.String() })
 
 	cm := &corev1.ConfigMap{}

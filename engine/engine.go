@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -119,7 +121,7 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 	opts := ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        e.log,
-		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr},
+		Metrics:                       metricsserver.Options{BindAddress: cfg.MetricsAddr, ExtraHandlers: pprofHandlers()},
 		HealthProbeBindAddress:        cfg.HealthAddr,
 		LeaderElection:                cfg.LeaderElect,
 		LeaderElectionID:              cfg.LeaseName(),
@@ -170,4 +172,16 @@ func loadRESTConfig(kubeconfig string) (*rest.Config, error) {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// pprofHandlers serve Go's profiles under /debug/pprof/ on the metrics
+// address, where Flux's controllers serve them too.
+func pprofHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
 }

@@ -17,12 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/weir-gitops/weir/engine/internal/artifact"
 	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
 	"github.com/weir-gitops/weir/engine/internal/controller/kustomization"
 	plugincontroller "github.com/weir-gitops/weir/engine/internal/controller/plugin"
 	"github.com/weir-gitops/weir/engine/internal/controller/receiver"
 	"github.com/weir-gitops/weir/engine/internal/notify"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
+	"github.com/weir-gitops/weir/engine/internal/source/git"
 	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
 
@@ -46,14 +48,17 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	recorder := func(name string) record.EventRecorder {
 		return events.Recorder(mgr.GetEventRecorderFor(name), name, mgr.GetScheme())
 	}
-	storage := &gitrepository.DiskStorage{Root: e.cfg.StoragePath, BaseURL: "http://" + e.cfg.AdvertisedStorageAddr()}
+	storage, err := artifact.NewStorage(e.cfg.StoragePath, "http://"+e.cfg.AdvertisedStorageAddr())
+	if err != nil {
+		return err
+	}
 	if err := mgr.Add(httpServer("artifacts", e.cfg.StorageAddr, storage.Handler())); err != nil {
 		return fmt.Errorf("adding the artifact server: %w", err)
 	}
 	git := &gitrepository.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: recorder(gitrepository.FieldOwner),
-		Fetcher:  gitrepository.GoGit{},
+		Fetcher:  git.Client{},
 		Storage:  storage,
 		Options: gitrepository.Options{Concurrent: e.cfg.Concurrent, ArtifactRetention: 2, JitterPercent: 5,
 			Selector: e.cfg.watchSelector()},
@@ -65,7 +70,12 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Plugins:  catalog,
 		Client:   mgr.GetClient(),
 		Recorder: recorder(kustomization.FieldOwner),
-		Options:  kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs, DefaultServiceAccount: e.cfg.DefaultServiceAccount},
+		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
+			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
+			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
+			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity,
+			// Artifacts of this engine's storage are read in process.
+			OpenArtifact: storage.OpenLocal},
 	}
 	if err := ks.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the Kustomization controller: %w", err)
@@ -125,14 +135,14 @@ func (e *Engine) setupReceiverServer(mgr ctrl.Manager) error {
 		}
 		return &webhook.Target{Namespace: rcv.Namespace, Name: rcv.Name, Type: rcv.Spec.Type,
 			Token: cred.Token, Email: cred.Email, Audience: cred.Audience,
-			Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend}, nil
+			Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend, OIDCProviders: rcv.Spec.OIDCProviders}, nil
 	}
 	trigger := func(ctx context.Context, t *webhook.Target) error {
 		rcv := &notificationv1.Receiver{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Name}, rcv); err != nil {
 			return fmt.Errorf("reading the receiver: %w", err)
 		}
-		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body)
+		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body, t.Claims)
 		return err
 	}
 	h, err := webhook.NewHandler(lookup, trigger, e.log.WithName("receiver"), metrics.Registry)

@@ -5,11 +5,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/weir-gitops/weir/engine/cli"
 )
 
 func main() {
@@ -17,8 +20,13 @@ func main() {
 	defer stop()
 	cmd := newRootCmd(os.Stdout, os.Stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "error: %s\n", oneLine(err))
-		os.Exit(1)
+		// engine diff exits with 1 for "differences found" and prints
+		// nothing more, as kubectl diff does.
+		var exit *cli.ExitError
+		if !errors.As(err, &exit) || exit.Err != nil {
+			fmt.Fprintf(os.Stderr, "error: %s\n", oneLine(err))
+		}
+		os.Exit(cli.ExitCode(err))
 	}
 }
 

@@ -27,9 +27,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		return fmt.Errorf("%w (see --help)", err)
 	})
 	root.AddCommand(newRunCmd(stderr), newDevCmd(stdout, stderr), newVersionCmd(stdout),
-		cli.NewPluginCmd(stdout, stderr))
+		cli.NewPluginCmd(stdout, stderr), cli.NewConformanceCmd(stdout, stderr))
 	root.AddCommand(cli.NewDailyCmds(stdout, stderr)...)
-	root.AddCommand(cli.NewBuildCmd(stdout))
+	root.AddCommand(cli.NewBuildCmd(stdout), cli.NewDiffCmd(stdout, stderr))
 	return root
 }
 

@@ -20,12 +20,12 @@ import (
 const PasswordEnv = "COSIGN_PASSWORD"
 
 // NewPluginCmd returns `engine plugin` and its subcommands: keygen, push,
-// sign, verify, pull.
+// sign, verify, pull, test.
 func NewPluginCmd(stdout, stderr io.Writer) *cobra.Command {
 	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "Build, publish, sign and verify Wasm plugins as OCI artifacts",
+		Short: "Build, publish, sign, verify and test Wasm plugins as OCI artifacts",
 		Long: `Plugins are OCI artifacts (the CNCF Wasm artifact layout) signed with cosign
 keys. Registry credentials come from the docker config file (docker login).
 The private key's password is read from $` + PasswordEnv + `.`,
@@ -35,7 +35,8 @@ The private key's password is read from $` + PasswordEnv + `.`,
 		return []oci.Option{oci.WithKeychain(oci.DefaultKeychain), oci.WithInsecure(insecure)}
 	}
 	cmd.AddCommand(newKeygenCmd(stdout, stderr), newPushCmd(stdout, regOpts), newSignCmd(stdout, regOpts),
-		newVerifyCmd(stdout, regOpts), newPullCmd(stdout, regOpts))
+		newVerifyCmd(stdout, regOpts), newPullCmd(stdout, regOpts),
+		newTestCmd(stdout, regOpts))
 	return cmd
 }
 
@@ -187,6 +188,40 @@ func newVerifyCmd(stdout io.Writer, regOpts func() []oci.Option) *cobra.Command 
 	return cmd
 }
 
+// fetched is a module pulled from a registry.
+type fetched struct {
+	ref      name.Digest
+	wasm     []byte
+	verified []string // the keys that verified it; none when no key was given
+}
+
+// fetch resolves ref to a digest, verifies that digest with keys (any one
+// of them) when there are keys, and pulls exactly that digest.
+func fetch(ctx context.Context, ref string, keys []string, opts []oci.Option) (*fetched, error) {
+	d, err := resolve(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	f := &fetched{ref: d}
+	if len(keys) > 0 {
+		k, err := readKeys(keys)
+		if err != nil {
+			return nil, err
+		}
+		res, err := oci.Verify(ctx, d, k, oci.PolicyAny, opts...)
+		if err != nil {
+			return nil, err
+		}
+		f.verified = res.Verified
+	}
+	a, err := oci.Pull(ctx, d, oci.Limits{}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	f.wasm = a.Wasm
+	return f, nil
+}
+
 func newPullCmd(stdout io.Writer, regOpts func() []oci.Option) *cobra.Command {
 	var keys []string
 	var out string
@@ -195,27 +230,14 @@ func newPullCmd(stdout io.Writer, regOpts func() []oci.Option) *cobra.Command {
 		Short: "Pull a plugin module by digest, verifying it first when keys are given",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := resolve(cmd.Context(), args[0], regOpts())
+			f, err := fetch(cmd.Context(), args[0], keys, regOpts())
 			if err != nil {
 				return err
 			}
-			if len(keys) > 0 {
-				k, err := readKeys(keys)
-				if err != nil {
-					return err
-				}
-				if _, err := oci.Verify(cmd.Context(), d, k, oci.PolicyAny, regOpts()...); err != nil {
-					return err
-				}
-			}
-			a, err := oci.Pull(cmd.Context(), d, oci.Limits{}, regOpts()...)
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(out, a.Wasm, 0o644); err != nil {
+			if err := os.WriteFile(out, f.wasm, 0o644); err != nil {
 				return fmt.Errorf("write module: %w", err)
 			}
-			_, err = fmt.Fprintf(stdout, "Pulled %s to %s (%d bytes)\n", d, out, len(a.Wasm))
+			_, err = fmt.Fprintf(stdout, "Pulled %s to %s (%d bytes)\n", f.ref, out, len(f.wasm))
 			return err
 		},
 	}

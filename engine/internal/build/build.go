@@ -37,6 +37,9 @@ type Options struct {
 	Decryptor *decrypt.Decryptor
 	// Strict fails on a variable no source sets.
 	Strict bool
+	// NoRemoteBases refuses every kustomize reference that is not a file of
+	// the source (URLs, git repositories), as Flux's --no-remote-bases.
+	NoRemoteBases bool
 }
 
 // Build renders spec.path of the source in fs (laid out under SrcRoot) as
@@ -58,6 +61,11 @@ func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomizat
 	}
 	if err := generate(fs, root); err != nil {
 		return nil, err
+	}
+	if opts.NoRemoteBases {
+		if err := refuseRemote(fs, root); err != nil {
+			return nil, err
+		}
 	}
 	wrapper := types.Kustomization{
 		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},

@@ -29,13 +29,43 @@ type Connection struct {
 	Namespace string
 }
 
+func (c Connection) clientConfig() clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = c.Kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context})
+}
+
+// RESTConfig loads the kubeconfig's configuration for the context.
+func (c Connection) RESTConfig() (*rest.Config, error) {
+	cfg, err := c.clientConfig().ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
 // Open builds a client from the kubeconfig and resolves the namespace: the
 // flag, else the context's namespace, else DefaultNamespace.
 func (c Connection) Open() (client.Client, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = c.Kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cfg, ns, err := c.Config()
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := scheme.New()
+	if err != nil {
+		return nil, "", err
+	}
+	kc, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		return nil, "", fmt.Errorf("creating the client: %w", err)
+	}
+	return kc, ns, nil
+}
+
+// Config loads the REST configuration the commands use and resolves the
+// namespace as Open does.
+func (c Connection) Config() (*rest.Config, string, error) {
+	cc := c.clientConfig()
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
@@ -49,17 +79,9 @@ func (c Connection) Open() (client.Client, string, error) {
 			ns = DefaultNamespace
 		}
 	}
-	s, err := scheme.New()
-	if err != nil {
-		return nil, "", err
-	}
 	// kubectl's limits: a wait polls, and get all lists four kinds at once.
 	cfg.QPS, cfg.Burst = 50, 300
-	kc, err := client.New(rest.AddUserAgent(cfg, "weir-engine-cli"), client.Options{Scheme: s})
-	if err != nil {
-		return nil, "", fmt.Errorf("creating the client: %w", err)
-	}
-	return kc, ns, nil
+	return rest.AddUserAgent(cfg, "weir-engine-cli"), ns, nil
 }
 
 // Options configure a Console.

@@ -6,10 +6,12 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
+	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -78,17 +80,17 @@ func (n *narrator) report(ctx context.Context) {
 	if n.c.List(ctx, &kss, in) == nil {
 		for i := range kss.Items {
 			k := &kss.Items[i]
-			objs := 0
-			if k.Status.Inventory != nil {
-				objs = len(k.Status.Inventory.Entries)
-			}
+			ids, count := applied(k)
 			noun := "objects"
-			if objs == 1 {
+			if count == 1 {
 				noun = "object"
 			}
-			msg := fmt.Sprintf("applied %s: %d %s", k.Status.LastAppliedRevision, objs, noun)
+			msg := fmt.Sprintf("applied %s: %d %s", k.Status.LastAppliedRevision, count, noun)
 			if t := conditions.Get(k, "Transformed"); t != nil && t.Status == "True" {
 				msg += ", transformed by " + t.Message
+			}
+			if len(ids) > 0 {
+				msg += "\n    " + strings.Join(ids, ", ")
 			}
 			if s := state(k, msg); s != "" {
 				n.say("ks/"+k.Name, fmt.Sprintf("%-34s %s", "Kustomization "+Namespace+"/"+k.Name, s))
@@ -105,4 +107,29 @@ func (n *narrator) report(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// maxListed caps the objects named under a Kustomization's line.
+const maxListed = 6
+
+// applied names the objects of k's inventory as Kind/namespace/name, the
+// first maxListed of them and a count of the rest, and how many there are.
+func applied(k *kustomizev1.Kustomization) ([]string, int) {
+	if k.Status.Inventory == nil {
+		return nil, 0
+	}
+	var ids []string
+	for i, e := range k.Status.Inventory.Entries {
+		if i == maxListed {
+			ids = append(ids, fmt.Sprintf("and %d more", len(k.Status.Inventory.Entries)-maxListed))
+			break
+		}
+		m, err := object.ParseObjMetadata(e.ID)
+		if err != nil {
+			ids = append(ids, e.ID)
+			continue
+		}
+		ids = append(ids, ssautils.FmtObjMetadata(m))
+	}
+	return ids, len(k.Status.Inventory.Entries)
 }

@@ -35,8 +35,10 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 		WithRandSource(rand.Reader)
 	mod, err := r.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
-		text, _ := inst.stderr.take()
-		return nil, fmt.Errorf("instantiate %s: %w (stderr: %s)", m.digest, err, tail(text, 512))
+		if text, _ := inst.stderr.take(); text != "" {
+			return nil, fmt.Errorf("instantiate %s: %w (stderr: %s)", m.digest, err, tail(text, 512))
+		}
+		return nil, fmt.Errorf("instantiate %s: %w", m.digest, err)
 	}
 	inst.mod = mod
 	inst.alloc = mod.ExportedFunction(abi.ExportAlloc)

@@ -28,6 +28,9 @@ type Error struct {
 	// Stalled failures need a spec or Secret change; they are not retried
 	// until the object changes.
 	Stalled bool
+	// Quiet failures record no warning event: they are an expected wait
+	// that a watch ends, which Ready=False and the log already tell.
+	Quiet bool
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -35,6 +38,11 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Retry wraps err as a failure that is retried with backoff.
 func Retry(reason string, err error) error { return &Error{Reason: reason, Err: err} }
+
+// Wait wraps err as a retried failure that a watch normally ends, such as
+// a source without an artifact yet: Ready becomes False with reason, but no
+// warning event is recorded, as Flux records none for it.
+func Wait(reason string, err error) error { return &Error{Reason: reason, Err: err, Quiet: true} }
 
 // Stall wraps err as a failure that waits for the object to change.
 func Stall(reason string, err error) error { return &Error{Reason: reason, Err: err, Stalled: true} }
@@ -121,7 +129,9 @@ func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T
 				se = &Error{Reason: meta.ReconciliationFailedReason, Err: err}
 			}
 			conditions.MarkFalse(obj, meta.ReadyCondition, se.Reason, "%s", se.Err.Error())
-			r.event(obj, corev1.EventTypeWarning, se.Reason, se.Err.Error())
+			if !se.Quiet {
+				r.event(obj, corev1.EventTypeWarning, se.Reason, se.Err.Error())
+			}
 			if se.Stalled {
 				conditions.MarkStalled(obj, se.Reason, "%s", se.Err.Error())
 				conditions.Delete(obj, meta.ReconcilingCondition)

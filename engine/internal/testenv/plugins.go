@@ -31,7 +31,11 @@ func ExamplePlugin(t testing.TB, name string) []byte {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%s/plugin.json: %v", name, err)
 	}
-	return buildPlugin(t, dir, m)
+	wasm, err := meta.Embed(BuildModule(t, dir), m)
+	if err != nil {
+		t.Fatalf("embed metadata of %s: %v", name, err)
+	}
+	return wasm
 }
 
 // FixturePlugin builds the misbehaving transform plugin of the plugin
@@ -40,32 +44,38 @@ func ExamplePlugin(t testing.TB, name string) []byte {
 func FixturePlugin(t testing.TB) []byte {
 	t.Helper()
 	dir := findUp(t, filepath.Join("engine", "internal", "plugin", "testdata", "fixture"))
-	return buildPlugin(t, dir, abi.Metadata{ABIVersion: abi.Version, Name: "fixture", Version: "0.0.1",
-		Capabilities: []abi.Capability{abi.CapabilityTransform}})
+	wasm, err := meta.Embed(BuildModule(t, dir), abi.Metadata{ABIVersion: abi.Version, Name: "fixture",
+		Version: "0.0.1", Capabilities: []abi.Capability{abi.CapabilityTransform}})
+	if err != nil {
+		t.Fatalf("embed metadata of the fixture: %v", err)
+	}
+	return wasm
 }
 
-// buildPlugin builds the plugin in dir and embeds m, once per test binary.
-func buildPlugin(t testing.TB, dir string, m abi.Metadata) []byte {
+// BuildModule builds the Go main package in dir with GOOS=wasip1
+// GOARCH=wasm -buildmode=c-shared and returns the module, without metadata.
+// Builds are cached by directory for the life of the test binary.
+func BuildModule(t testing.TB, dir string) []byte {
 	t.Helper()
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pluginMu.Lock()
 	defer pluginMu.Unlock()
 	if b, ok := pluginBuilt[dir]; ok {
 		return b
 	}
-	out := filepath.Join(t.TempDir(), m.Name+".wasm")
+	out := filepath.Join(t.TempDir(), filepath.Base(dir)+".wasm")
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugin %s: %v\n%s", m.Name, err, b)
+		t.Fatalf("build plugin %s: %v\n%s", dir, err, b)
 	}
 	wasm, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
-	}
-	wasm, err = meta.Embed(wasm, m)
-	if err != nil {
-		t.Fatalf("embed metadata of %s: %v", m.Name, err)
 	}
 	pluginBuilt[dir] = wasm
 	return wasm

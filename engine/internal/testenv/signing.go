@@ -130,13 +130,6 @@ func (r *Repo) SignedTag(name string, key *PGPKey) {
 	git(r.t, r.Dir, "push", "--quiet", "origin", name)
 }
 
-// AnnotatedTag creates an unsigned annotated tag of HEAD and pushes it.
-func (r *Repo) AnnotatedTag(name string) {
-	r.t.Helper()
-	git(r.t, r.Dir, "tag", "-a", name, "-m", name)
-	git(r.t, r.Dir, "push", "--quiet", "origin", name)
-}
-
 // SSHSignedCommit writes files and commits them with git's own SSH
 // signing (gpg.format=ssh, which runs ssh-keygen -Y sign), then pushes.
 func (r *Repo) SSHSignedCommit(msg string, files map[string]string, key *SSHKey) string {

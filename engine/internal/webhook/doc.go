@@ -16,8 +16,12 @@
 //     filtered by spec.events.
 //   - gcr: a Google-signed ID token (RS256, checked against Google's key
 //     set) for the Secret's email and audience, and a Pub/Sub message body.
+//   - generic-oidc: a bearer ID token from one of spec.oidcProviders (chosen
+//     by its iss claim), verified with the keys the issuer publishes through
+//     OpenID discovery (RS256), its audience, its validity period, then the
+//     provider's CEL variables and validations over the claims; the message
+//     of each failing validation is told to the caller.
 //
-// generic-oidc is not verified (501): its CEL validations need an evaluator.
 // Secrets are compared in constant time; failed authentication is 401, a
 // malformed request 400, and a key set that cannot be fetched 503.
 //

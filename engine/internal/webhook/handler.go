@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -28,9 +29,15 @@ type Target struct {
 	// of the Pub/Sub push subscription, from the Secret's "email" and
 	// "audience" keys. Other types ignore them.
 	Email, Audience string
+	// OIDCProviders are a generic-oidc Receiver's token issuers and the
+	// rules its tokens' claims must pass.
+	OIDCProviders []notificationv1.OIDCProvider
 	// Body is the verified request body, set before Trigger runs, for the
 	// Receiver's CEL filters (their "req").
 	Body []byte
+	// Claims are the verified token claims of a generic-oidc request, set
+	// before Trigger runs, for the Receiver's CEL filters (their "claims").
+	Claims map[string]any
 }
 
 // Lookup finds the Target of a webhook path; nil, nil means none.
@@ -53,12 +60,19 @@ type Option func(*options)
 
 type options struct {
 	googleKeys KeySource
+	oidcClient *http.Client
 }
 
 // WithGoogleKeys verifies Google-issued ID tokens (gcr Receivers) with keys
 // instead of the key set fetched from GoogleCertsURL.
 func WithGoogleKeys(keys KeySource) Option {
 	return func(o *options) { o.googleKeys = keys }
+}
+
+// WithOIDCClient fetches generic-oidc issuers' discovery documents and key
+// sets with client instead of a plain client with a 10 s timeout.
+func WithOIDCClient(client *http.Client) Option {
+	return func(o *options) { o.oidcClient = client }
 }
 
 // NewHandler returns the /hook/ handler. Metrics are registered on reg.
@@ -74,6 +88,9 @@ func NewHandler(lookup Lookup, trigger Trigger, log logr.Logger, reg prometheus.
 		}
 		o.googleKeys = jwks.Key
 	}
+	if o.oidcClient == nil {
+		o.oidcClient = &http.Client{Timeout: 10 * time.Second}
+	}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weir_receiver_requests_total",
 		Help: "Webhook requests by receiver type and outcome.",
@@ -83,7 +100,7 @@ func NewHandler(lookup Lookup, trigger Trigger, log logr.Logger, reg prometheus.
 			return nil, fmt.Errorf("registering receiver metrics: %w", err)
 		}
 	}
-	return &Handler{lookup: lookup, trigger: trigger, verifiers: Verifiers(o.googleKeys), log: log, requests: requests}, nil
+	return &Handler{lookup: lookup, trigger: trigger, verifiers: Verifiers(o.googleKeys, o.oidcClient), log: log, requests: requests}, nil
 }
 
 // NewServer returns an http.Server for h with header, read and size limits.
@@ -138,6 +155,10 @@ func (h *Handler) serve(r *http.Request) (string, int, string) {
 		return t.Type, http.StatusServiceUnavailable, "verification unavailable"
 	case errors.Is(err, ErrUnauthorized):
 		log.Info("webhook request refused", "reason", err.Error())
+		var told *refusal
+		if errors.As(err, &told) {
+			return t.Type, http.StatusUnauthorized, "unauthorized: " + told.msg
+		}
 		return t.Type, http.StatusUnauthorized, "unauthorized"
 	case err != nil:
 		log.Info("webhook request refused", "reason", err.Error())
@@ -146,7 +167,7 @@ func (h *Handler) serve(r *http.Request) (string, int, string) {
 	if !v.Trigger {
 		return t.Type, http.StatusOK, v.Message
 	}
-	t.Body = body
+	t.Body, t.Claims = body, v.Claims
 	if err := h.trigger(r.Context(), t); err != nil {
 		log.Error(err, "trigger failed")
 		return t.Type, http.StatusInternalServerError, "trigger failed"

@@ -38,6 +38,7 @@ func TestHandler(t *testing.T) {
 		"/hook/gitlab":    {Namespace: "ns", Name: "gl", Type: "gitlab", Token: token, Events: []string{"Push Hook"}},
 		"/hook/suspended": {Namespace: "ns", Name: "s", Type: "generic", Token: token, Suspended: true},
 		"/hook/oidc":      {Namespace: "ns", Name: "o", Type: "generic-oidc"},
+		"/hook/unknown":   {Namespace: "ns", Name: "u", Type: "telepathy"},
 	}
 	tests := []struct {
 		name    string
@@ -66,7 +67,8 @@ func TestHandler(t *testing.T) {
 		{"gitlab push", "POST", "/hook/gitlab", body, map[string]string{"X-Gitlab-Token": "s3cret", "X-Gitlab-Event": "Push Hook"}, 200, true},
 		{"gitlab wrong token", "POST", "/hook/gitlab", body, map[string]string{"X-Gitlab-Token": "nope", "X-Gitlab-Event": "Push Hook"}, 401, false},
 		{"gitlab filtered", "POST", "/hook/gitlab", body, map[string]string{"X-Gitlab-Token": "s3cret", "X-Gitlab-Event": "Tag Push Hook"}, 200, false},
-		{"unsupported type", "POST", "/hook/oidc", body, nil, 501, false},
+		{"oidc without providers", "POST", "/hook/oidc", body, nil, 401, false},
+		{"unknown type", "POST", "/hook/unknown", body, nil, 501, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +122,7 @@ func FuzzHandler(f *testing.F) {
 	token := []byte("s3cret")
 	keys := func(context.Context, string) (*rsa.PublicKey, error) { return nil, ErrUnauthorized }
 	f.Fuzz(func(t *testing.T, body []byte, sig, event, secret string) {
-		for typ := range Verifiers(keys) {
+		for typ := range Verifiers(keys, http.DefaultClient) {
 			triggered := false
 			h, err := NewHandler(
 				func(context.Context, string) (*Target, error) {
@@ -161,7 +163,7 @@ func FuzzHandler(f *testing.F) {
 				if !fuzzSignatureValid("sha1="+sig, body, token) {
 					t.Fatalf("%s accepted a wrong signature", typ)
 				}
-			case "gcr":
+			case "gcr", "generic-oidc":
 				t.Fatalf("%s accepted a token no key signs", typ)
 			}
 		}

@@ -50,14 +50,20 @@ type JWKS struct {
 // NewJWKS returns a key source for the key set at rawURL, which must be
 // https, fetched with client.
 func NewJWKS(rawURL string, client *http.Client) (*JWKS, error) {
+	return newJWKS(rawURL, client, time.Now, false)
+}
+
+// newJWKS is NewJWKS that also takes plain http when allowHTTP: an OIDC
+// issuer that is itself served over http publishes its keys that way.
+func newJWKS(rawURL string, client *http.Client, now func() time.Time, allowHTTP bool) (*JWKS, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
+	if err != nil || u.Host == "" || (u.Scheme != "https" && (!allowHTTP || u.Scheme != "http")) {
 		return nil, fmt.Errorf("key set URL %q is not an https URL", rawURL)
 	}
 	if client == nil {
 		return nil, errors.New("key set client is nil")
 	}
-	return &JWKS{url: rawURL, client: client, now: time.Now}, nil
+	return &JWKS{url: rawURL, client: client, now: now}, nil
 }
 
 // Key returns the key kid names, fetching the key set when it is stale or

@@ -56,9 +56,16 @@ func (a audience) contains(want string) bool { return slices.Contains(a, want) }
 // valid at now, and returns its claims. Issuer, audience and subject are
 // left to the caller.
 func verifyIDToken(ctx context.Context, raw string, keys KeySource, now time.Time) (*idClaims, error) {
+	_, c, err := verifyJWT(ctx, raw, keys, now)
+	return c, err
+}
+
+// verifyJWT is verifyIDToken that also returns the verified claims segment,
+// decoded from base64url, for callers that read more than idClaims.
+func verifyJWT(ctx context.Context, raw string, keys KeySource, now time.Time) ([]byte, *idClaims, error) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return nil, fmt.Errorf("%w: the bearer token is not a JWT", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: the bearer token is not a JWT", ErrUnauthorized)
 	}
 	var header struct {
 		Alg  string   `json:"alg"`
@@ -66,40 +73,44 @@ func verifyIDToken(ctx context.Context, raw string, keys KeySource, now time.Tim
 		Crit []string `json:"crit"`
 	}
 	if err := decodeSegment(parts[0], &header); err != nil {
-		return nil, fmt.Errorf("%w: token header: %w", ErrUnauthorized, err)
+		return nil, nil, fmt.Errorf("%w: token header: %w", ErrUnauthorized, err)
 	}
 	if header.Alg != "RS256" {
-		return nil, fmt.Errorf("%w: token algorithm %q is not RS256", ErrUnauthorized, header.Alg)
+		return nil, nil, fmt.Errorf("%w: token algorithm %q is not RS256", ErrUnauthorized, header.Alg)
 	}
 	if header.Kid == "" || len(header.Crit) > 0 {
-		return nil, fmt.Errorf("%w: token header has no kid, or critical extensions", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: token header has no kid, or critical extensions", ErrUnauthorized)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return nil, fmt.Errorf("%w: token signature is not base64url", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: token signature is not base64url", ErrUnauthorized)
 	}
 	key, err := keys(ctx, header.Kid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, digest[:], sig); err != nil {
-		return nil, fmt.Errorf("%w: token signature does not verify", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: token signature does not verify", ErrUnauthorized)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: token claims are not base64url", ErrUnauthorized)
 	}
 	var c idClaims
 	if err := decodeSegment(parts[1], &c); err != nil {
-		return nil, fmt.Errorf("%w: token claims: %w", ErrUnauthorized, err)
+		return nil, nil, fmt.Errorf("%w: token claims: %w", ErrUnauthorized, err)
 	}
 	switch {
 	case c.Expiry == 0:
-		return nil, fmt.Errorf("%w: token has no exp", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: token has no exp", ErrUnauthorized)
 	case now.Add(-clockSkew).After(unixTime(c.Expiry)):
-		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
 	case c.NotBefore != 0 && now.Add(clockSkew).Before(unixTime(c.NotBefore)),
 		c.IssuedAt != 0 && now.Add(clockSkew).Before(unixTime(c.IssuedAt)):
-		return nil, fmt.Errorf("%w: token is not valid yet", ErrUnauthorized)
+		return nil, nil, fmt.Errorf("%w: token is not valid yet", ErrUnauthorized)
 	}
-	return &c, nil
+	return payload, &c, nil
 }
 
 func decodeSegment(seg string, v any) error {

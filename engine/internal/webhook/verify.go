@@ -32,6 +32,8 @@ type Verdict struct {
 	// a ping, or an event the Receiver does not list.
 	Trigger bool
 	Message string
+	// Claims are the verified claims of a generic-oidc token.
+	Claims map[string]any
 }
 
 // Verifier checks one request, whose body is already read, against its
@@ -40,9 +42,11 @@ type Verdict struct {
 type Verifier func(r *http.Request, body []byte, t *Target) (Verdict, error)
 
 // Verifiers returns the verifier of every supported Receiver type; google
-// gives the keys that sign Google-issued ID tokens.
-func Verifiers(google KeySource) map[string]Verifier {
+// gives the keys that sign Google-issued ID tokens, oidc fetches the
+// discovery documents and keys of generic-oidc issuers.
+func Verifiers(google KeySource, oidc *http.Client) map[string]Verifier {
 	return map[string]Verifier{
+		notificationv1.GenericOIDCReceiver: newOIDCVerifier(oidc).verify,
 		notificationv1.GenericReceiver:     verifyGeneric,
 		notificationv1.GenericHMACReceiver: verifyGenericHMAC,
 		notificationv1.GitHubReceiver:      verifyGitHub,

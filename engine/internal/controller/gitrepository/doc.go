@@ -11,9 +11,7 @@
 //     keys of verify.secretRef: entries ending in .sshpub hold SSH public
 //     keys in authorized_keys format, every other entry an armored OpenPGP
 //     key ring. A missing or bad signature leaves SourceVerified False and
-//     keeps the last verified artifact. SSH signatures (git's
-//     gpg.format=ssh, OpenSSH's SSHSIG format) are checked here, with
-//     golang.org/x/crypto/ssh, since go-git verifies only OpenPGP.
+//     keeps the last verified artifact.
 //   - spec.sparseCheckout checks out only the listed directories; each
 //     must exist in the commit. Entries are matched as whole directories,
 //     so "app" never takes "app2/" or "app.yaml".
@@ -28,6 +26,6 @@
 // consume them.
 //
 // Git and storage are reached through the Fetcher and Storage interfaces,
-// implemented here by GoGit and DiskStorage. It must not import other
-// controllers.
+// implemented by source/git.Client and artifact.Storage. It must not import
+// other controllers.
 package gitrepository

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
+	"github.com/weir-gitops/weir/engine/internal/source/git"
 )
 
 // FieldOwner is the field manager of status patches, as Flux names it.
@@ -136,15 +137,18 @@ type state struct {
 	dir      string
 	revision string
 	upToDate bool
-	checkout Checkout
+	checkout git.Checkout
 	// includes are the included artifacts, index for index with
 	// spec.include.
 	includes []*meta.Artifact
 }
 
 func (r *Reconciler) validate(ctx context.Context, o *sourcev1.GitRepository) error {
-	if _, err := url.Parse(o.Spec.URL); err != nil {
-		return reconcile.Stall(sourcev1.URLInvalidReason, fmt.Errorf("invalid url: %w", err))
+	if err := git.CheckURL(o.Spec.URL); err != nil {
+		return reconcile.Stall(sourcev1.URLInvalidReason, err)
+	}
+	if err := git.CheckSparseDirs(o.Spec.SparseCheckout); err != nil {
+		return reconcile.Stall(illegalPathReason, err)
 	}
 	return r.validateIncludes(ctx, o)
 }
@@ -219,13 +223,15 @@ func (r *Reconciler) artifactCurrent(o *sourcev1.GitRepository, latest string, i
 	}
 	return ptrEqual(o.Spec.Ignore, o.Status.ObservedIgnore) &&
 		o.Spec.RecurseSubmodules == o.Status.ObservedRecurseSubmodules &&
-		slices.Equal(SparseDirs(o.Spec.SparseCheckout), SparseDirs(o.Status.ObservedSparseCheckout)) &&
+		slices.Equal(git.SparseDirs(o.Spec.SparseCheckout), git.SparseDirs(o.Status.ObservedSparseCheckout)) &&
 		includesCurrent(o, includes) && verifiedFor(o)
 }
 
-func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository) (FetchRequest, error) {
-	req := FetchRequest{URL: o.Spec.URL, Reference: o.Spec.Reference,
-		RecurseSubmodules: o.Spec.RecurseSubmodules, SparseCheckout: o.Spec.SparseCheckout}
+func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository) (git.Request, error) {
+	req := git.Request{URL: o.Spec.URL, RecurseSubmodules: o.Spec.RecurseSubmodules, SparseCheckout: o.Spec.SparseCheckout}
+	if ref := o.Spec.Reference; ref != nil {
+		req.Reference = git.Reference{Branch: ref.Branch, Tag: ref.Tag, SemVer: ref.SemVer, Name: ref.Name, Commit: ref.Commit}
+	}
 	if o.Spec.SecretRef != nil {
 		data, err := r.secretData(ctx, o.Namespace, o.Spec.SecretRef.Name)
 		if err != nil {
@@ -249,7 +255,7 @@ func (r *Reconciler) fetchRequest(ctx context.Context, o *sourcev1.GitRepository
 	}
 	// A Secret that cannot make credentials is a configuration error, not
 	// a git one: report it before talking to the remote.
-	if _, err := authMethod(req); err != nil {
+	if err := git.CheckAuth(req); err != nil {
 		return req, fmt.Errorf("failed to configure authentication options: %w", err)
 	}
 	return req, nil

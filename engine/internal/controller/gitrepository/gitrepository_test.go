@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,6 +17,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weir-gitops/weir/engine/internal/artifact"
+	sourcegit "github.com/weir-gitops/weir/engine/internal/source/git"
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
 
@@ -27,22 +27,29 @@ var env *testenv.Env
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 type fixture struct {
-	storage *DiskStorage
+	storage *artifact.Storage
 	files   *httptest.Server
+	// work is where checkouts are made.
+	work string
 }
 
-func start(t *testing.T) *fixture {
+// start runs the controller for the test; opts change the reconciler.
+func start(t *testing.T, opts ...func(*Reconciler)) *fixture {
 	t.Helper()
-	st := &DiskStorage{Root: t.TempDir()}
+	st := &artifact.Storage{Root: t.TempDir()}
 	srv := httptest.NewServer(st.Handler())
 	t.Cleanup(srv.Close)
 	st.BaseURL = srv.URL
+	work := t.TempDir()
 	env.Manager(t, func(ctx context.Context, mgr ctrl.Manager) error {
 		r := &Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorderFor(FieldOwner),
-			Fetcher: GoGit{}, Storage: st, Options: Options{ArtifactRetention: 2, TempDir: t.TempDir()}}
+			Fetcher: sourcegit.Client{}, Storage: st, Options: Options{ArtifactRetention: 2, TempDir: work}}
+		for _, o := range opts {
+			o(r)
+		}
 		return r.SetupWithManager(ctx, mgr)
 	})
-	return &fixture{storage: st, files: srv}
+	return &fixture{storage: st, files: srv, work: work}
 }
 
 func waitReady(t *testing.T, key client.ObjectKey, revision string) *sourcev1.GitRepository {
@@ -107,13 +114,15 @@ func TestBranchArtifactServedAndUpdated(t *testing.T) {
 	g.Expect(a.Path).To(Equal(fmt.Sprintf("gitrepository/%s/app/%s.tar.gz", ns, a.Digest[len("sha256:"):])))
 	g.Expect(conditions.IsTrue(got, sourcev1.ArtifactInStorageCondition)).To(BeTrue())
 	g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(Equal("stored artifact for revision 'main@sha1:" + sha + "'"))
-	names := tarNames(t, body)
+	names := testenv.TarNames(t, body)
 	g.Expect(names).To(ContainElement("deploy/cm.yaml"))
 	g.Expect(names).NotTo(ContainElement("logo.png"))
 	g.Expect(names).NotTo(ContainElement(HavePrefix(".github")))
 	g.Expect(names).NotTo(ContainElement(HavePrefix(".git/")))
 
-	// Unchanged remote: the request is handled without a new artifact.
+	// Unchanged remote: the request is handled with one ls-remote round
+	// trip, no fetch and no new artifact.
+	served := len(git.Requests())
 	requestReconcile(t, key, "same")
 	g.Eventually(func() string {
 		o := &sourcev1.GitRepository{}
@@ -124,6 +133,10 @@ func TestBranchArtifactServedAndUpdated(t *testing.T) {
 	g.Expect(env.Client.Get(context.Background(), key, again)).To(Succeed())
 	g.Expect(again.Status.Artifact.Digest).To(Equal(a.Digest))
 	g.Expect(again.Status.Artifact.LastUpdateTime.Equal(&a.LastUpdateTime)).To(BeTrue())
+	check := git.Requests()[served:]
+	g.Expect(check).To(HaveLen(1))
+	g.Expect(check[0].Method).To(Equal(http.MethodGet))
+	g.Expect(check[0].Path).To(HaveSuffix("/info/refs"))
 
 	// A new commit gives a new revision and digest; the old artifact is kept
 	// (retention 2) until it falls out of the window.
@@ -219,44 +232,4 @@ func TestFetchFailures(t *testing.T) {
 			}, 15*time.Second, 100*time.Millisecond).Should(Succeed())
 		})
 	}
-}
-
-func TestIgnoreRulesAndDeterminism(t *testing.T) {
-	g := NewWithT(t)
-	dir := t.TempDir()
-	write := func(p, c string) {
-		g.Expect(os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)).To(Succeed())
-		g.Expect(os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644)).To(Succeed())
-	}
-	write("apps/a.yaml", "a")
-	write("apps/b.md", "b")
-	write("apps/.sourceignore", "*.md\n")
-	write("infra/x.yaml", "x")
-	write("img.png", "p")
-	g.Expect(os.Symlink("/etc/passwd", filepath.Join(dir, "apps", "link.yaml"))).To(Succeed())
-	st := &DiskStorage{Root: t.TempDir(), BaseURL: "http://h"}
-	tests := []struct {
-		ignore string
-		want   []string
-	}{
-		{"", []string{"apps/", "apps/.sourceignore", "apps/a.yaml", "infra/", "infra/x.yaml"}},
-		{"/*\n!/infra\n", []string{"infra/", "infra/x.yaml"}},
-		{"infra/\n", []string{"apps/", "apps/.sourceignore", "apps/a.yaml", "img.png"}},
-	}
-	for i, tt := range tests {
-		a, err := st.Archive(context.Background(), "GitRepository", "ns", fmt.Sprintf("o%d", i), dir, tt.ignore, "rev")
-		g.Expect(err).NotTo(HaveOccurred())
-		body, err := os.ReadFile(filepath.Join(st.Root, a.Path))
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(tarNames(t, body)).To(Equal(tt.want), "ignore %q", tt.ignore)
-	}
-
-	// Same tree, new modification times: same digest.
-	a1, err := st.Archive(context.Background(), "GitRepository", "ns", "d", dir, "", "rev")
-	g.Expect(err).NotTo(HaveOccurred())
-	later := time.Now().Add(time.Hour)
-	g.Expect(os.Chtimes(filepath.Join(dir, "apps/a.yaml"), later, later)).To(Succeed())
-	a2, err := st.Archive(context.Background(), "GitRepository", "ns", "d", dir, "", "rev")
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(a2.Digest).To(Equal(a1.Digest))
 }

@@ -50,11 +50,11 @@ func TestSparseCheckout(t *testing.T) {
 
 	// Only the listed directories, not their namesakes (apps2/, apps.yaml)
 	// nor the root files; the order and spelling of the list do not matter.
-	g.Expect(tarNames(t, fetch(t, gotA.Status.Artifact.URL))).To(Equal([]string{
+	g.Expect(testenv.TarNames(t, fetch(t, gotA.Status.Artifact.URL))).To(Equal([]string{
 		"apps/", "apps/a.yaml", "infra/", "infra/deep/", "infra/deep/y.yaml", "infra/x.yaml"}))
 	g.Expect(gotB.Status.Artifact.Digest).To(Equal(gotA.Status.Artifact.Digest))
 	g.Expect(gotA.Status.ObservedSparseCheckout).To(Equal([]string{"./apps", "infra/"}))
-	g.Expect(tarNames(t, fetch(t, gotC.Status.Artifact.URL))).To(Equal([]string{"apps/", "apps/a.yaml"}))
+	g.Expect(testenv.TarNames(t, fetch(t, gotC.Status.Artifact.URL))).To(Equal([]string{"apps/", "apps/a.yaml"}))
 
 	// A commit outside the sparse directories gives a new revision with the
 	// same content, hence the same digest.
@@ -71,7 +71,7 @@ func TestSparseCheckout(t *testing.T) {
 		o := &sourcev1.GitRepository{}
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(a), o)).To(Succeed())
 		g.Expect(o.Status.ObservedSparseCheckout).To(Equal([]string{"apps", "apps2", "infra"}))
-		g.Expect(tarNames(t, fetch(t, o.Status.Artifact.URL))).To(ContainElement("apps2/b.yaml"))
+		g.Expect(testenv.TarNames(t, fetch(t, o.Status.Artifact.URL))).To(ContainElement("apps2/b.yaml"))
 	}, 15*time.Second, 100*time.Millisecond).Should(Succeed())
 }
 
@@ -104,7 +104,7 @@ func TestInclude(t *testing.T) {
 	appGot := waitReady(t, appKey, "main@sha1:"+appSHA)
 	g.Expect(conditions.Has(appGot, sourcev1.IncludeUnavailableCondition)).To(BeFalse())
 	// toPath defaults to the included GitRepository's name.
-	g.Expect(tarNames(t, fetch(t, appGot.Status.Artifact.URL))).To(Equal([]string{
+	g.Expect(testenv.TarNames(t, fetch(t, appGot.Status.Artifact.URL))).To(Equal([]string{
 		"app.yaml", "lib/", "lib/README.md", "lib/deploy/", "lib/deploy/base/", "lib/deploy/base/cm.yaml",
 		"vendor/", "vendor/keep.yaml", "vendor/lib/", "vendor/lib/base/", "vendor/lib/base/cm.yaml",
 	}))

@@ -4,61 +4,27 @@ import (
 	"context"
 
 	"github.com/fluxcd/pkg/apis/meta"
-	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+
+	"github.com/weir-gitops/weir/engine/internal/artifact"
+	"github.com/weir-gitops/weir/engine/internal/source/git"
 )
 
-// FetchRequest is what the Fetcher needs from a GitRepository and its
-// Secrets.
-type FetchRequest struct {
-	URL       string
-	Reference *sourcev1.GitRepositoryRef
-	// Auth is the data of spec.secretRef's Secret, keyed as Flux names it.
-	Auth map[string][]byte
-	// ProxyURL comes from spec.proxySecretRef (address, username, password).
-	ProxyURL string
-	// RecurseSubmodules and SparseCheckout mirror the spec.
-	RecurseSubmodules bool
-	SparseCheckout    []string
-}
-
-// Fetcher talks to the git remote.
+// Fetcher talks to the git remote; git.Client implements it.
 type Fetcher interface {
 	// Latest returns the revision the reference points at, in Flux's
 	// format, with one round trip and no clone. It may return "" when the
 	// reference kind cannot be resolved without a clone (a semver range or
 	// a bare commit), which forces a checkout.
-	Latest(ctx context.Context, req FetchRequest) (string, error)
+	Latest(ctx context.Context, req git.Request) (string, error)
 	// Checkout clones the reference into dir (only the SparseCheckout
 	// directories when there are any) and returns what it checked out.
-	Checkout(ctx context.Context, dir string, req FetchRequest) (Checkout, error)
+	Checkout(ctx context.Context, dir string, req git.Request) (git.Checkout, error)
 }
 
-// Checkout is the result of Fetcher.Checkout.
-type Checkout struct {
-	// Revision is in Flux's format, e.g. main@sha1:<hex>.
-	Revision string
-	// Commit is the checked out commit.
-	Commit SignedObject
-	// Tag is the tag object the reference resolved through (spec.ref.tag,
-	// semver, or a refs/tags/ name); nil for other references. A
-	// lightweight tag has a Name but no Hash and no Signature.
-	Tag *SignedObject
-}
+var _ Fetcher = git.Client{}
 
-// SignedObject is a git commit or annotated tag with its detached
-// signature, as git stores it, and the exact bytes it signs.
-type SignedObject struct {
-	// Hash is the object's SHA-1 in hex; empty for a lightweight tag.
-	Hash string
-	// Name is the tag name; empty for commits.
-	Name string
-	// Signature is the armored OpenPGP or SSH signature; empty if unsigned.
-	Signature string
-	// Payload is the object encoded without its signature.
-	Payload []byte
-}
-
-// Storage stores artifacts and serves them over HTTP.
+// Storage stores artifacts and serves them over HTTP; artifact.Storage
+// implements it.
 type Storage interface {
 	// Archive packs dir (without what ignore excludes) into a deterministic
 	// tarball for the object and returns the artifact for revision.
@@ -75,3 +41,5 @@ type Storage interface {
 	// Remove deletes every artifact of the object.
 	Remove(kind, namespace, name string) error
 }
+
+var _ Storage = (*artifact.Storage)(nil)

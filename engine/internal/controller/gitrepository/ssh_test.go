@@ -60,7 +60,7 @@ func TestSSHAuthentication(t *testing.T) {
 			if tt.reason == "" {
 				got := waitReadyAny(t, key)
 				g.Expect(got.Status.Artifact.Revision).To(HaveSuffix("sha1:" + sha))
-				g.Expect(tarNames(t, fetch(t, got.Status.Artifact.URL))).To(ContainElement("deploy/cm.yaml"))
+				g.Expect(testenv.TarNames(t, fetch(t, got.Status.Artifact.URL))).To(ContainElement("deploy/cm.yaml"))
 				return
 			}
 			got := waitFailed(t, key, tt.reason)

@@ -32,7 +32,7 @@ func TestRecurseSubmodules(t *testing.T) {
 			g.Expect(env.Client.Create(context.Background(), obj)).To(Succeed())
 			got := waitReadyAny(t, client.ObjectKeyFromObject(obj))
 			g.Expect(got.Status.Artifact.Revision).To(HaveSuffix(sha))
-			g.Expect(tarNames(t, fetch(t, got.Status.Artifact.URL))).To(ContainElements("app.yaml", "vendor/sub/lib.yaml"))
+			g.Expect(testenv.TarNames(t, fetch(t, got.Status.Artifact.URL))).To(ContainElements("app.yaml", "vendor/sub/lib.yaml"))
 		})
 	}
 }

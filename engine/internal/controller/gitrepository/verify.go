@@ -1,19 +1,17 @@
 package gitrepository
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
+	"github.com/weir-gitops/weir/engine/internal/source/git"
 )
 
 // Reasons of the SourceVerified condition, as source-controller reports them.
@@ -24,85 +22,6 @@ const (
 	invalidTagSignatureReason     = "InvalidTagSignature"
 	invalidCommitSignatureReason  = "InvalidCommitSignature"
 )
-
-// sshKeySuffix marks the Secret entries that hold SSH public keys (in
-// authorized_keys format); every other entry is an armored OpenPGP key ring.
-const sshKeySuffix = ".sshpub"
-
-const (
-	pgpArmor = "-----BEGIN PGP SIGNATURE-----"
-	sshArmor = "-----BEGIN SSH SIGNATURE-----"
-)
-
-// trustedKeys are the public keys of spec.verify.secretRef.
-type trustedKeys struct {
-	pgp openpgp.EntityList
-	ssh []ssh.PublicKey
-	// pgpErr is the first key ring that failed to parse; it is reported
-	// only when no ring parsed at all.
-	pgpErr error
-}
-
-func parseTrustedKeys(data map[string][]byte) (trustedKeys, error) {
-	var k trustedKeys
-	for name, v := range data {
-		if strings.HasSuffix(name, sshKeySuffix) {
-			keys, err := parseAuthorizedKeys(v)
-			if err != nil {
-				return k, fmt.Errorf("invalid '%s': %w", name, err)
-			}
-			k.ssh = append(k.ssh, keys...)
-			continue
-		}
-		ring, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(v))
-		if err != nil {
-			if k.pgpErr == nil {
-				k.pgpErr = fmt.Errorf("unable to read armored key ring '%s': %w", name, err)
-			}
-			continue
-		}
-		k.pgp = append(k.pgp, ring...)
-	}
-	return k, nil
-}
-
-// verify checks one commit or tag signature and returns the id of the key
-// that made it: the OpenPGP key id, or the SSH key's SHA256 fingerprint.
-func (k trustedKeys) verify(o SignedObject) (string, error) {
-	sig := strings.TrimSpace(o.Signature)
-	switch {
-	case sig == "":
-		return "", errors.New("object is not signed")
-	case strings.HasPrefix(sig, pgpArmor):
-		if len(k.pgp) == 0 {
-			if k.pgpErr != nil {
-				return "", k.pgpErr
-			}
-			return "", errors.New("unable to verify openpgp signature: the secret holds no PGP public keys")
-		}
-		signer, err := openpgp.CheckArmoredDetachedSignature(k.pgp, bytes.NewReader(o.Payload), strings.NewReader(sig), nil)
-		if err != nil {
-			return "", fmt.Errorf("unable to verify payload with any of the given key rings: %w", err)
-		}
-		return signer.PrimaryKey.KeyIdString(), nil
-	case strings.HasPrefix(sig, sshArmor):
-		if len(k.ssh) == 0 {
-			return "", fmt.Errorf("unable to verify SSH signature: the secret holds no SSH public keys (entries ending in %s)", sshKeySuffix)
-		}
-		return verifySSH(sig, o.Payload, k.ssh)
-	default:
-		return "", errors.New("unsupported signature format: only openpgp and ssh signatures can be verified")
-	}
-}
-
-// tagString names a tag as source-controller does: name@hash, or just the
-// name for a lightweight tag.
-func tagString(t *SignedObject) string {
-	if t.Hash == "" {
-		return t.Name
-	}
-	return t.Name + "@" + t.Hash
-}
 
 // verifyStep verifies the checked out commit and/or tag as spec.verify
 // asks. A failure leaves SourceVerified False and stops the reconcile
@@ -128,7 +47,7 @@ func (r *Reconciler) verifyStep(ctx context.Context, o *sourcev1.GitRepository, 
 	if err != nil {
 		return fail(verificationErrorReason, false, fmt.Errorf("PGP public keys secret error: %w", err))
 	}
-	keys, err := parseTrustedKeys(data)
+	keys, err := git.ParseKeys(data)
 	if err != nil {
 		return fail(verificationErrorReason, false, fmt.Errorf("PGP public keys secret error: %w", err))
 	}
@@ -142,17 +61,17 @@ func (r *Reconciler) verifyStep(ctx context.Context, o *sourcev1.GitRepository, 
 		}
 		if c.Tag.Signature == "" {
 			return fail(invalidGitObjectReason, false,
-				fmt.Errorf("cannot verify signature of tag '%s' since it is not signed", tagString(c.Tag)))
+				fmt.Errorf("cannot verify signature of tag '%s' since it is not signed", c.Tag.String()))
 		}
-		id, err := keys.verify(*c.Tag)
+		id, err := keys.Verify(*c.Tag)
 		if err != nil {
 			return fail(invalidTagSignatureReason, false,
-				fmt.Errorf("signature verification of tag '%s' failed: %w", tagString(c.Tag), err))
+				fmt.Errorf("signature verification of tag '%s' failed: %w", c.Tag.String(), err))
 		}
-		fmt.Fprintf(&msg, "\n\t- tag '%s' with key '%s'", tagString(c.Tag), id)
+		fmt.Fprintf(&msg, "\n\t- tag '%s' with key '%s'", c.Tag.String(), id)
 	}
 	if v.VerifyHEAD() {
-		id, err := keys.verify(c.Commit)
+		id, err := keys.Verify(c.Commit)
 		if err != nil {
 			return fail(invalidCommitSignatureReason, false,
 				fmt.Errorf("signature verification of commit '%s' failed: %w", c.Commit.Hash, err))

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
 
@@ -61,12 +62,12 @@ func TestPerObjectPolicies(t *testing.T) {
 	}
 	rev1 := "main@sha1:6161616161616161616161616161616161616161"
 	a.publish(t, ns, "repo", rev1, map[string]string{
-		"ignored.yaml":        cmData("ignored", "v", ssaPolicy, kustomizev1.IgnoreValue),
-		"if-not-present.yaml": cmData("if-not-present", "v", ssaPolicy, kustomizev1.IfNotPresentValue),
-		"merged.yaml":         cmData("merged", "v", ssaPolicy, kustomizev1.MergeValue),
+		"ignored.yaml":        cmData("ignored", "v", apply.SSAPolicy, kustomizev1.IgnoreValue),
+		"if-not-present.yaml": cmData("if-not-present", "v", apply.SSAPolicy, kustomizev1.IfNotPresentValue),
+		"merged.yaml":         cmData("merged", "v", apply.SSAPolicy, kustomizev1.MergeValue),
 		"overridden.yaml":     cmData("overridden", "v"),
 		"frozen.yaml":         cmData("frozen", "v"),
-		"unpruned.yaml":       cmData("unpruned", "v", prunePolicy, kustomizev1.DisabledValue),
+		"unpruned.yaml":       cmData("unpruned", "v", apply.PrunePolicy, kustomizev1.DisabledValue),
 		"pruned.yaml":         cmData("pruned", "v"),
 	})
 	k := testenv.Kustomization(ns, "app", "repo", "./", func(k *kustomizev1.Kustomization) {
@@ -84,13 +85,13 @@ func TestPerObjectPolicies(t *testing.T) {
 	edit(t, ns, "if-not-present", "kubectl", func(o *corev1.ConfigMap) { o.Data["k"] = "edited" })
 	edit(t, ns, "frozen", "kubectl", func(o *corev1.ConfigMap) {
 		o.Data["k"] = "edited"
-		o.Annotations = map[string]string{reconcilePolicy: kustomizev1.DisabledValue}
+		o.Annotations = map[string]string{apply.ReconcilePolicy: kustomizev1.DisabledValue}
 	})
 	rev2 := "main@sha1:6262626262626262626262626262626262626262"
 	a.publish(t, ns, "repo", rev2, map[string]string{
-		"ignored.yaml":        cmData("ignored", "v2", ssaPolicy, kustomizev1.IgnoreValue),
-		"if-not-present.yaml": cmData("if-not-present", "v2", ssaPolicy, kustomizev1.IfNotPresentValue),
-		"merged.yaml":         cmData("merged", "v2", ssaPolicy, kustomizev1.MergeValue),
+		"ignored.yaml":        cmData("ignored", "v2", apply.SSAPolicy, kustomizev1.IgnoreValue),
+		"if-not-present.yaml": cmData("if-not-present", "v2", apply.SSAPolicy, kustomizev1.IfNotPresentValue),
+		"merged.yaml":         cmData("merged", "v2", apply.SSAPolicy, kustomizev1.MergeValue),
 		"overridden.yaml":     cmData("overridden", "v2"),
 		"frozen.yaml":         cmData("frozen", "v2"),
 	})
@@ -149,7 +150,7 @@ func TestForceRecreatesOnImmutableChanges(t *testing.T) {
 	ctx := context.Background()
 	rev1 := "main@sha1:7171717171717171717171717171717171717171"
 	a.publish(t, ns, "repo", rev1, map[string]string{
-		"annotated/job.yaml": jobYAML("annotated", "busybox:1", forcePolicy, kustomizev1.EnabledValue),
+		"annotated/job.yaml": jobYAML("annotated", "busybox:1", apply.ForcePolicy, kustomizev1.EnabledValue),
 		"plain/job.yaml":     jobYAML("plain", "busybox:1"),
 		"spec/svc.yaml":      serviceYAML("web", "10.0.200.50"),
 	})
@@ -171,7 +172,7 @@ func TestForceRecreatesOnImmutableChanges(t *testing.T) {
 
 	rev2 := "main@sha1:7272727272727272727272727272727272727272"
 	a.publish(t, ns, "repo", rev2, map[string]string{
-		"annotated/job.yaml": jobYAML("annotated", "busybox:2", forcePolicy, kustomizev1.EnabledValue),
+		"annotated/job.yaml": jobYAML("annotated", "busybox:2", apply.ForcePolicy, kustomizev1.EnabledValue),
 		"plain/job.yaml":     jobYAML("plain", "busybox:2"),
 		"spec/svc.yaml":      serviceYAML("web", "10.0.200.51"),
 	})

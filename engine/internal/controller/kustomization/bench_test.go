@@ -26,6 +26,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
@@ -66,9 +67,9 @@ func BenchmarkTransformOverhead(b *testing.B) {
 	store := &benchArtifacts{files: map[string][]byte{}}
 	srv := httptest.NewServer(store)
 	b.Cleanup(srv.Close)
-	r := &Reconciler{Client: c, Options: Options{HTTPClient: srv.Client()}, waiters: newWaiters()}
-	r.local = &cluster{rm: ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}),
-		ssa.Owner{Field: FieldOwner, Group: ownerGroup}), reader: c}
+	r := &Reconciler{Client: c, Options: Options{HTTPClient: srv.Client()}, waits: apply.NewWaits[*waitState]()}
+	r.local = &apply.Cluster{RM: ssa.NewResourceManager(c, polling.NewStatusPoller(c, c.RESTMapper(), polling.Options{}), apply.Owner),
+		Reader: c}
 	ns := env.Namespace(b)
 
 	plugin := testenv.Plugin(ns, "labels", "oci://registry.example.com/add-labels:v1", "keys")

@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func TestDeletionPolicies(t *testing.T) {
 	ctx := context.Background()
 	rev := "main@sha1:5151515151515151515151515151515151515151"
 	a.publish(t, ns, "repo", rev, map[string]string{
-		"a.yaml": cm("a"), "keep.yaml": annotatedCM("keep", prunePolicy, "disabled"),
+		"a.yaml": cm("a"), "keep.yaml": annotatedCM("keep", apply.PrunePolicy, "disabled"),
 	})
 	tests := []struct {
 		name, policy string
@@ -165,8 +166,8 @@ func TestDeletionPolicyWaitForTermination(t *testing.T) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(k), k)).To(Succeed())
 		k.DeletionTimestamp = &metav1.Time{Time: time.Now().Add(-time.Hour)}
 		rec := record.NewFakeRecorder(10)
-		r := &Reconciler{Recorder: rec, waiters: newWaiters()}
-		c := &cluster{reader: env.Client} // not local: no watches needed
+		r := &Reconciler{Recorder: rec, waits: apply.NewWaits[*waitState]()}
+		c := &apply.Cluster{Reader: env.Client} // not local: no watches needed
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
 		u.SetNamespace(ns)

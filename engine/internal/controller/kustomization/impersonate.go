@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
 
@@ -36,20 +37,6 @@ import (
 // unreachable cluster fails a reconcile instead of hanging it.
 const remoteClientTimeout = 30 * time.Second
 
-// cluster is where a Kustomization's objects live and who acts on them.
-type cluster struct {
-	rm *ssa.ResourceManager
-	// reader reads live objects as the acting identity.
-	reader client.Reader
-	// local: the engine's own cluster, whose watches can requeue waits.
-	local bool
-	// cached: the engine's own cluster and identity, so reads may use the
-	// shared informer cache.
-	cached bool
-	// account is the impersonated service account, empty when none.
-	account string
-}
-
 // clusters caches the clients of impersonated accounts and remote clusters:
 // building one discovers the API, which is too slow for every reconcile.
 type clusters struct {
@@ -59,10 +46,10 @@ type clusters struct {
 
 type cachedCluster struct {
 	digest string // of the kubeconfig it was built from; empty for local
-	c      *cluster
+	c      *apply.Cluster
 }
 
-func (cs *clusters) get(key, digest string, build func() (*cluster, error)) (*cluster, error) {
+func (cs *clusters) get(key, digest string, build func() (*apply.Cluster, error)) (*apply.Cluster, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if e, ok := cs.m[key]; ok && e.digest == digest {
@@ -93,6 +80,9 @@ func (r *Reconciler) serviceAccount(o *kustomizev1.Kustomization) string {
 // health steps.
 func (r *Reconciler) connect(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
 	c, err := r.clusterFor(ctx, o)
+	if errors.Is(err, errKubeConfigSpec) {
+		return reconcile.Stall(meta.ReconciliationFailedReason, fmt.Errorf("failed to build kube client: %w", err))
+	}
 	if err != nil {
 		return reconcile.Retry(meta.ReconciliationFailedReason, fmt.Errorf("failed to build kube client: %w", err))
 	}
@@ -100,19 +90,25 @@ func (r *Reconciler) connect(ctx context.Context, o *kustomizev1.Kustomization, 
 	return nil
 }
 
-func (r *Reconciler) clusterFor(ctx context.Context, o *kustomizev1.Kustomization) (*cluster, error) {
+func (r *Reconciler) clusterFor(ctx context.Context, o *kustomizev1.Kustomization) (*apply.Cluster, error) {
 	sa := r.serviceAccount(o)
 	if o.Spec.KubeConfig == nil {
 		if sa == "" {
 			return r.local, nil
 		}
-		return r.clusters.get("sa/"+o.Namespace+"/"+sa, "", func() (*cluster, error) {
+		return r.clusters.get("sa/"+o.Namespace+"/"+sa, "", func() (*apply.Cluster, error) {
 			return r.newCluster(rest.CopyConfig(r.restCfg), o.Namespace, sa, true)
 		})
 	}
+	if cm := o.Spec.KubeConfig.ConfigMapRef; cm != nil {
+		if o.Spec.KubeConfig.SecretRef != nil {
+			return nil, unsupported("spec.kubeConfig.secretRef and spec.kubeConfig.configMapRef are mutually exclusive")
+		}
+		return r.remoteClusterFromConfigMap(ctx, o, cm, sa)
+	}
 	ref := o.Spec.KubeConfig.SecretRef
 	if ref == nil {
-		return nil, errors.New("spec.kubeConfig.configMapRef is not supported, use spec.kubeConfig.secretRef")
+		return nil, unsupported("spec.kubeConfig needs a secretRef or a configMapRef")
 	}
 	data, err := r.kubeConfig(ctx, o.Namespace, ref)
 	if err != nil {
@@ -120,7 +116,7 @@ func (r *Reconciler) clusterFor(ctx context.Context, o *kustomizev1.Kustomizatio
 	}
 	sum := sha256.Sum256(data)
 	key := "kubeconfig/" + o.Namespace + "/" + ref.Name + "/" + ref.Key + "/" + sa
-	return r.clusters.get(key, hex.EncodeToString(sum[:]), func() (*cluster, error) {
+	return r.clusters.get(key, hex.EncodeToString(sum[:]), func() (*apply.Cluster, error) {
 		cfg, err := restConfigFromKubeConfig(data, r.Options)
 		if err != nil {
 			return nil, fmt.Errorf("invalid kubeconfig in Secret '%s/%s': %w", o.Namespace, ref.Name, err)
@@ -132,7 +128,7 @@ func (r *Reconciler) clusterFor(ctx context.Context, o *kustomizev1.Kustomizatio
 
 // newCluster builds uncached clients for cfg, impersonating sa of ns when
 // set.
-func (r *Reconciler) newCluster(cfg *rest.Config, ns, sa string, local bool) (*cluster, error) {
+func (r *Reconciler) newCluster(cfg *rest.Config, ns, sa string, local bool) (*apply.Cluster, error) {
 	if sa != "" {
 		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa}
 	}
@@ -149,8 +145,8 @@ func (r *Reconciler) newCluster(cfg *rest.Config, ns, sa string, local bool) (*c
 		return nil, err
 	}
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
-	return &cluster{rm: ssa.NewResourceManager(c, poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup}),
-		reader: c, local: local, account: sa}, nil
+	return &apply.Cluster{RM: ssa.NewResourceManager(c, poller, apply.Owner),
+		Reader: c, Local: local, Account: sa}, nil
 }
 
 // kubeConfig reads the kubeconfig of ref: its key, else "value", else
@@ -225,11 +221,11 @@ func restConfigFromKubeConfig(data []byte, opts Options) (*rest.Config, error) {
 // accountExists tells whether the impersonated account of c still exists
 // in the engine's cluster; deleting as an account that is gone can only
 // fail.
-func (r *Reconciler) accountExists(ctx context.Context, ns string, c *cluster) (bool, error) {
-	if c.account == "" || !c.local {
+func (r *Reconciler) accountExists(ctx context.Context, ns string, c *apply.Cluster) (bool, error) {
+	if c.Account == "" || !c.Local {
 		return true, nil
 	}
-	err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.account}, &corev1.ServiceAccount{})
+	err := r.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: c.Account}, &corev1.ServiceAccount{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
 	}

@@ -21,6 +21,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
 
@@ -127,19 +128,20 @@ func TestHealthIsReadAsTheAccount(t *testing.T) {
 	markAvailable(t, ns, "web")
 	m := object.ObjMetadata{GroupKind: schema.GroupKind{Group: "apps", Kind: "Deployment"}, Namespace: ns, Name: "web"}
 	r := &Reconciler{Client: env.Client, restCfg: env.Config}
-	r.local = &cluster{reader: env.Client, local: true}
+	r.local = &apply.Cluster{Reader: env.Client, Local: true}
+	h := &apply.Health{Client: env.Client}
 
 	k := testenv.Kustomization(ns, "app", "repo", "./")
 	c, err := r.clusterFor(ctx, k)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(r.objectHealth(ctx, c, m, "v1", nil, nil).status).To(Equal(status.CurrentStatus), "the engine may read it")
+	g.Expect(h.Object(ctx, c, m, "v1", nil, nil).Status).To(Equal(status.CurrentStatus), "the engine may read it")
 
 	k.Spec.ServiceAccountName = "deployer"
 	c, err = r.clusterFor(ctx, k)
 	g.Expect(err).NotTo(HaveOccurred())
-	v := r.objectHealth(ctx, c, m, "v1", nil, nil)
-	g.Expect(v.status).To(Equal(status.UnknownStatus))
-	g.Expect(v.message).To(ContainSubstring(`deployments.apps "web" is forbidden: User "system:serviceaccount:` + ns + `:deployer"`))
+	v := h.Object(ctx, c, m, "v1", nil, nil)
+	g.Expect(v.Status).To(Equal(status.UnknownStatus))
+	g.Expect(v.Message).To(ContainSubstring(`deployments.apps "web" is forbidden: User "system:serviceaccount:` + ns + `:deployer"`))
 	again, err := r.clusterFor(ctx, k)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(again).To(BeIdenticalTo(c), "clients are cached per account")

@@ -14,8 +14,6 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/fluxcd/pkg/ssa"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -31,8 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/build"
-	"github.com/weir-gitops/weir/engine/internal/decrypt"
 	wasm "github.com/weir-gitops/weir/engine/internal/plugin"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
@@ -40,8 +38,8 @@ import (
 const (
 	// FieldOwner is Flux's field manager, so objects pass between Flux and
 	// Weir without conflicts.
-	FieldOwner  = "kustomize-controller"
-	ownerGroup  = "kustomize.toolkit.fluxcd.io"
+	FieldOwner  = apply.FieldOwner
+	ownerGroup  = apply.OwnerGroup
 	finalizer   = "finalizers.fluxcd.io"
 	sourceIndex = ".spec.sourceRef"
 	dependIndex = ".spec.dependsOn"
@@ -51,7 +49,14 @@ const (
 type Options struct {
 	Concurrent           int
 	NoCrossNamespaceRefs bool
-	HTTPClient           *http.Client
+	// HTTPClient fetches artifacts that OpenArtifact does not hold.
+	HTTPClient *http.Client
+	// OpenArtifact reads artifacts of the engine's own storage in
+	// process. Nil: every artifact is fetched over HTTP.
+	OpenArtifact build.ArtifactOpener
+	// NoRemoteBases refuses kustomize references outside the artifact
+	// (Flux's --no-remote-bases).
+	NoRemoteBases bool
 	// StrictSubstitutions fails a build that references a variable no
 	// source sets, like Flux's StrictPostBuildSubstitutions feature gate.
 	StrictSubstitutions bool
@@ -65,6 +70,10 @@ type Options struct {
 	// InsecureKubeConfigTLS lets spec.kubeConfig kubeconfigs disable TLS
 	// verification (Flux's --insecure-kubeconfig-tls).
 	InsecureKubeConfigTLS bool
+	// ObjectLevelWorkloadIdentity lets a spec.kubeConfig.configMapRef
+	// name the service account whose token reaches the remote cluster
+	// (Flux's ObjectLevelWorkloadIdentity feature gate).
+	ObjectLevelWorkloadIdentity bool
 }
 
 // Reconciler reconciles Kustomizations.
@@ -74,14 +83,15 @@ type Reconciler struct {
 	// Plugins serves the verified transform plugins. Nil: transforms off.
 	Plugins *wasm.Catalog
 	Options
-	local     *cluster // the engine's own cluster and identity
-	clusters  clusters // impersonated accounts and remote clusters
+	local     *apply.Cluster // the engine's own cluster and identity
+	clusters  clusters       // impersonated accounts and remote clusters
 	restCfg   *rest.Config
 	runner    *reconcile.Runner[*kustomizev1.Kustomization]
 	cache     cache.Cache
 	apiReader client.Reader
 	ctrl      controller.Controller
-	waiters   *waiters
+	waits     *apply.Waits[*waitState]
+	health    *apply.Health
 }
 
 // SetupWithManager registers the controller. A new source artifact or a
@@ -112,11 +122,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.HTTPClient == nil {
 		r.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
 	}
-	r.cache, r.apiReader, r.waiters = mgr.GetCache(), mgr.GetAPIReader(), newWaiters()
+	r.cache, r.apiReader, r.waits = mgr.GetCache(), mgr.GetAPIReader(), apply.NewWaits[*waitState]()
+	r.health = &apply.Health{Cache: r.cache, Client: r.Client, Plugins: r.Plugins}
 	poller := polling.NewStatusPoller(mgr.GetClient(), mgr.GetRESTMapper(), polling.Options{})
 	r.restCfg = mgr.GetConfig()
-	r.local = &cluster{rm: ssa.NewResourceManager(mgr.GetClient(), poller, ssa.Owner{Field: FieldOwner, Group: ownerGroup}),
-		reader: r.apiReader, local: true, cached: true}
+	r.local = &apply.Cluster{RM: ssa.NewResourceManager(mgr.GetClient(), poller, apply.Owner),
+		Reader: r.apiReader, Local: true, Cached: true}
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
 		Owned:   []string{meta.HealthyCondition, TransformedCondition},
@@ -158,14 +169,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
-		r.waiters.clear(req.NamespacedName)
+		r.waits.Clear(req.NamespacedName)
 		return r.finalize(ctx, obj)
 	}
 	if err := reconcile.AddFinalizer(ctx, r.Client, obj, finalizer); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if obj.Spec.Suspend {
-		r.waiters.clear(req.NamespacedName)
+		r.waits.Clear(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	var s state
@@ -210,7 +221,7 @@ type state struct {
 	// resume is set when a waiting Kustomization is requeued by a watch
 	// and nothing changed: only health is judged again.
 	resume     *waitState
-	cluster    *cluster // where the objects go, and as whom
+	cluster    *apply.Cluster // where the objects go, and as whom
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
 	digest     string   // of the objects applied, for status.history
@@ -227,8 +238,6 @@ func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) e
 		return reconcile.Stall("AccessDenied", fmt.Errorf("can't access '%s/%s', cross-namespace references have been blocked", o.Spec.SourceRef.Kind, sourceKey(o)))
 	case o.Spec.Decryption != nil && o.Spec.Decryption.Provider != "sops":
 		return reconcile.Stall(meta.BuildFailedReason, fmt.Errorf("decryption provider %q is not supported, only sops", o.Spec.Decryption.Provider))
-	case o.Spec.KubeConfig != nil && o.Spec.KubeConfig.SecretRef == nil:
-		return reconcile.Stall(meta.ReconciliationFailedReason, errors.New("spec.kubeConfig.configMapRef is not supported, use spec.kubeConfig.secretRef"))
 	}
 	return nil
 }
@@ -261,57 +270,31 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	a := src.GetArtifact()
 	if a == nil {
-		return reconcile.Retry(meta.ArtifactFailedReason, waiting(fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o))))
+		// The source's watch starts the reconcile again; as in Flux, no
+		// warning event for an artifact that is simply not there yet.
+		return reconcile.Wait(meta.ArtifactFailedReason, waiting(fmt.Errorf("Source '%s' is not ready, artifact not found", sourceKey(o))))
 	}
 	s.revision = a.Revision
 	o.Status.LastAttemptedRevision = a.Revision
-	if ws, ok := r.waiters.get(client.ObjectKeyFromObject(o)); ok && ws.revision == a.Revision &&
+	if ws, ok := r.waits.Get(client.ObjectKeyFromObject(o)); ok && ws.revision == a.Revision &&
 		ws.generation == o.Generation && ws.requested == o.Annotations[meta.ReconcileRequestAnnotation] {
 		s.resume = ws
 		return nil
 	}
-	fs, err := fetchArtifact(ctx, r.HTTPClient, a.URL, a.Digest)
+	fs, err := build.Fetch(ctx, r.HTTPClient, r.OpenArtifact, a.URL, a.Digest)
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
 	}
-	dec, err := r.decryptor(ctx, o)
+	dec, err := build.Decryptor(ctx, r.Client, o)
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
-	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions})
+	objs, err := build.Build(ctx, fs, o, build.Options{Client: r.Client, Decryptor: dec, Strict: r.StrictSubstitutions,
+		NoRemoteBases: r.NoRemoteBases})
 	if err != nil {
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
-	for _, obj := range objs {
-		labels := obj.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[ownerGroup+"/name"], labels[ownerGroup+"/namespace"] = o.Name, o.Namespace
-		obj.SetLabels(labels)
-	}
+	build.Label(objs, o)
 	s.objects = objs
 	return nil
-}
-
-// decryptor returns the SOPS decryptor for o: with the keys of
-// spec.decryption.secretRef, or with none, so that encrypted input without
-// decryption fails clearly instead of being applied as ciphertext.
-func (r *Reconciler) decryptor(ctx context.Context, o *kustomizev1.Kustomization) (*decrypt.Decryptor, error) {
-	if o.Spec.Decryption == nil || o.Spec.Decryption.SecretRef == nil {
-		return decrypt.New(nil)
-	}
-	var sec corev1.Secret
-	key := client.ObjectKey{Namespace: o.Namespace, Name: o.Spec.Decryption.SecretRef.Name}
-	if err := r.Get(ctx, key, &sec); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("decryption secret '%s' not found", key)
-		}
-		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
-	}
-	d, err := decrypt.New(sec.Data)
-	if err != nil {
-		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
-	}
-	return d, nil
 }

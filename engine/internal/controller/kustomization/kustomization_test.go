@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,16 +33,19 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
-// artifacts serves tarballs by path, as a source's storage would.
+// artifacts serves tarballs by path, as a source's storage would, and
+// counts the requests it serves.
 type artifacts struct {
 	mu    sync.Mutex
 	files map[string][]byte
 	srv   *httptest.Server
+	hits  atomic.Int64
 }
 
 func newArtifacts(t *testing.T) *artifacts {
 	a := &artifacts{files: map[string][]byte{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.hits.Add(1)
 		a.mu.Lock()
 		b, ok := a.files[r.URL.Path]
 		a.mu.Unlock()
@@ -73,10 +77,17 @@ func (a *artifacts) publish(t *testing.T, ns, name, revision string, files map[s
 	}
 	_ = tw.Close()
 	_ = zw.Close()
-	digest := fmt.Sprintf("%x", sha256.Sum256(buf.Bytes()))
+	a.publishTarball(t, ns, name, revision, buf.Bytes())
+}
+
+// publishTarball stores a tarball as it is and sets it as the
+// GitRepository's artifact, creating the GitRepository when needed.
+func (a *artifacts) publishTarball(t *testing.T, ns, name, revision string, tarball []byte) {
+	t.Helper()
+	digest := fmt.Sprintf("%x", sha256.Sum256(tarball))
 	p := fmt.Sprintf("/gitrepository/%s/%s/%s.tar.gz", ns, name, digest)
 	a.mu.Lock()
-	a.files[p] = buf.Bytes()
+	a.files[p] = tarball
 	a.mu.Unlock()
 
 	ctx := context.Background()
@@ -90,7 +101,7 @@ func (a *artifacts) publish(t *testing.T, ns, name, revision string, files map[s
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	size := int64(buf.Len())
+	size := int64(len(tarball))
 	repo.Status.Artifact = &meta.Artifact{Path: p[1:], URL: a.srv.URL + p, Revision: revision,
 		Digest: "sha256:" + digest, Size: &size, LastUpdateTime: metav1.Now()}
 	if err := env.Client.Status().Update(ctx, repo); err != nil {

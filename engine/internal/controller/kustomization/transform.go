@@ -208,7 +208,7 @@ func (r *Reconciler) forPlugin(ctx context.Context, obj client.Object) []ctrl.Re
 	}
 	var reqs []ctrl.Request
 	if p.Spec.Health != nil {
-		for _, k := range r.waiters.inNamespace(p.Namespace) {
+		for _, k := range r.waits.InNamespace(p.Namespace) {
 			reqs = append(reqs, ctrl.Request{NamespacedName: k})
 		}
 	}

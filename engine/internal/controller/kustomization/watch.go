@@ -2,7 +2,6 @@ package kustomization
 
 import (
 	"context"
-	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/runtime/conditions"
@@ -22,13 +21,6 @@ func sourceKey(k *kustomizev1.Kustomization) string {
 		ns = k.Namespace
 	}
 	return ns + "/" + k.Spec.SourceRef.Name
-}
-
-func gvVersion(gv string) string {
-	if i := strings.LastIndex(gv, "/"); i >= 0 {
-		return gv[i+1:]
-	}
-	return gv
 }
 
 func (r *Reconciler) forSource(ctx context.Context, o client.Object) []ctrl.Request {

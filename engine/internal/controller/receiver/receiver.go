@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
+	"github.com/weir-gitops/weir/engine/internal/webhook"
 )
 
 // Index names of the fields the controller and the webhook server look up.
@@ -114,7 +115,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 func (r *Reconciler) validate(_ context.Context, o *notificationv1.Receiver) error {
 	if o.Spec.Type == notificationv1.GenericOIDCReceiver {
-		return reconcile.Stall(notificationv1.ValidationFailedReason, errors.New("receiver type generic-oidc is not supported yet"))
+		if len(o.Spec.OIDCProviders) == 0 {
+			return reconcile.Stall(notificationv1.ValidationFailedReason, errors.New("generic-oidc receivers must define at least one oidcProvider"))
+		}
+		for i, p := range o.Spec.OIDCProviders {
+			if err := webhook.ValidateOIDCProvider(p); err != nil {
+				return reconcile.Stall(notificationv1.ValidationFailedReason, fmt.Errorf("spec.oidcProviders[%d]: %w", i, err))
+			}
+		}
 	}
 	if _, err := compileFilter(o.Spec.ResourceFilter); err != nil {
 		return reconcile.Stall(notificationv1.ValidationFailedReason, fmt.Errorf("spec.resourceFilter: %w", err))
@@ -124,7 +132,7 @@ func (r *Reconciler) validate(_ context.Context, o *notificationv1.Receiver) err
 			return reconcile.Stall(notificationv1.ValidationFailedReason, fmt.Errorf("spec.resources[%d].filter: %w", i, err))
 		}
 	}
-	if o.Spec.SecretRef == nil || o.Spec.SecretRef.Name == "" {
+	if o.Spec.Type != notificationv1.GenericOIDCReceiver && (o.Spec.SecretRef == nil || o.Spec.SecretRef.Name == "") {
 		return reconcile.Stall(notificationv1.ValidationFailedReason, errors.New("spec.secretRef is required for this receiver type"))
 	}
 	if r.NoCrossNamespaceRefs {
@@ -137,7 +145,12 @@ func (r *Reconciler) validate(_ context.Context, o *notificationv1.Receiver) err
 	return nil
 }
 
+// token reads the Receiver's token; a generic-oidc Receiver has none (its
+// callers present ID tokens), so its path hashes only name and namespace.
 func (r *Reconciler) token(ctx context.Context, o *notificationv1.Receiver) (string, error) {
+	if o.Spec.Type == notificationv1.GenericOIDCReceiver {
+		return "", nil
+	}
 	key := types.NamespacedName{Namespace: o.Namespace, Name: o.Spec.SecretRef.Name}
 	var s corev1.Secret
 	if err := r.Get(ctx, key, &s); err != nil {

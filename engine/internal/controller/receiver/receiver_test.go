@@ -136,7 +136,7 @@ func TestTriggerAnnotatesTargets(t *testing.T) {
 		r.Spec.Resources[0].MatchLabels = map[string]string{"team": "x"}
 	})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	n, err := Trigger(ctx, env.Client, rcv, false, now, nil)
+	n, err := Trigger(ctx, env.Client, rcv, false, now, nil, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(n).To(Equal(2))
 	for name, want := range map[string]bool{"a": true, "b": true, "c": false} {
@@ -151,12 +151,12 @@ func TestTriggerAnnotatesTargets(t *testing.T) {
 
 	// A missing target is an error that names it; a cross-namespace one is refused.
 	missing := testenv.Receiver(ns, "hook2", notificationv1.GenericReceiver, "token", "nope")
-	_, err = Trigger(ctx, env.Client, missing, false, now, nil)
+	_, err = Trigger(ctx, env.Client, missing, false, now, nil, nil)
 	g.Expect(err).To(MatchError(ContainSubstring("annotating GitRepository " + ns + "/nope")))
 	cross := testenv.Receiver(ns, "hook3", notificationv1.GenericReceiver, "token", "a", func(r *notificationv1.Receiver) {
 		r.Spec.Resources[0].Namespace = "elsewhere"
 	})
-	_, err = Trigger(ctx, env.Client, cross, true, now, nil)
+	_, err = Trigger(ctx, env.Client, cross, true, now, nil, nil)
 	g.Expect(err).To(MatchError(ContainSubstring("cross-namespace reference")))
 }
 
@@ -175,28 +175,35 @@ func TestTriggerCELFilters(t *testing.T) {
 		body   []byte
 		want   []string
 		err    string
+		claims map[string]any
 	}{
 		{"resourceFilter on res", func(r *notificationv1.Receiver) {
 			r.Spec.ResourceFilter = `res.metadata.name.endsWith('-app')`
-		}, push, []string{"main-app", "dev-app"}, ""},
+		}, push, []string{"main-app", "dev-app"}, "", nil},
 		{"resourceFilter on req and res", func(r *notificationv1.Receiver) {
 			r.Spec.ResourceFilter = `'refs/heads/' + res.metadata.labels.branch == req.ref`
-		}, push, []string{"main-app"}, ""},
+		}, push, []string{"main-app"}, "", nil},
 		{"per-resource filter and resourceFilter must both pass", func(r *notificationv1.Receiver) {
 			r.Spec.ResourceFilter = `res.metadata.name.endsWith('-app')`
 			r.Spec.Resources[0].Filter = `res.metadata.name.startsWith('dev')`
-		}, push, []string{"dev-app"}, ""},
+		}, push, []string{"dev-app"}, "", nil},
 		{"named resource with a filter that fails", func(r *notificationv1.Receiver) {
 			r.Spec.Resources[0].Name = "other"
 			r.Spec.Resources[0].MatchLabels = nil
 			r.Spec.Resources[0].Filter = `req.ref == 'refs/heads/release'`
-		}, push, nil, ""},
+		}, push, nil, "", nil},
 		{"body that is not JSON", func(r *notificationv1.Receiver) {
 			r.Spec.ResourceFilter = `true`
-		}, []byte("not json"), nil, "not a JSON object"},
+		}, []byte("not json"), nil, "not a JSON object", nil},
 		{"invalid expression", func(r *notificationv1.Receiver) {
 			r.Spec.ResourceFilter = `res.metadata.name +`
-		}, push, nil, "invalid CEL filter"},
+		}, push, nil, "invalid CEL filter", nil},
+		{"resourceFilter on OIDC claims", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `res.metadata.labels.branch == claims.ref_name`
+		}, push, []string{"dev-app"}, "", map[string]any{"ref_name": "dev"}},
+		{"claims are empty without OIDC", func(r *notificationv1.Receiver) {
+			r.Spec.ResourceFilter = `!has(claims.ref_name)`
+		}, push, []string{"main-app", "dev-app", "other"}, "", nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,7 +213,7 @@ func TestTriggerCELFilters(t *testing.T) {
 				tt.mutate(r)
 			})
 			stamp := time.Date(2026, 1, 2, 3, 4, 5, i+1, time.UTC)
-			n, err := Trigger(ctx, env.Client, rcv, false, stamp, tt.body)
+			n, err := Trigger(ctx, env.Client, rcv, false, stamp, tt.body, tt.claims)
 			if tt.err != "" {
 				g.Expect(err).To(MatchError(ContainSubstring(tt.err)))
 				return
@@ -241,5 +248,41 @@ func TestInvalidFilterStalls(t *testing.T) {
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(rcv), got)).To(Succeed())
 		g.Expect(conditions.IsStalled(got)).To(BeTrue())
 		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(ContainSubstring("spec.resources[0].filter: invalid CEL filter"))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+func TestGenericOIDCReceiver(t *testing.T) {
+	g := NewWithT(t)
+	startController(t, Options{})
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	oidc := func(validation string) func(*notificationv1.Receiver) {
+		return func(r *notificationv1.Receiver) {
+			r.Spec.SecretRef = nil
+			r.Spec.OIDCProviders = []notificationv1.OIDCProvider{{
+				IssuerURL:   "https://token.actions.githubusercontent.com",
+				Validations: []notificationv1.OIDCValidation{{Expression: validation, Message: "wrong owner"}},
+			}}
+		}
+	}
+	good := testenv.Receiver(ns, "ci", notificationv1.GenericOIDCReceiver, "", "app", oidc(`claims.repository_owner == 'my-org'`))
+	bad := testenv.Receiver(ns, "broken", notificationv1.GenericOIDCReceiver, "", "app", oidc(`'yes'`))
+	g.Expect(env.Client.Create(ctx, good)).To(Succeed())
+	g.Expect(env.Client.Create(ctx, bad)).To(Succeed())
+
+	// No token: the path hashes name and namespace alone.
+	want := fmt.Sprintf("/hook/%x", sha256.Sum256([]byte("ci"+ns)))
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(good), got)).To(Succeed())
+		g.Expect(conditions.IsReady(got)).To(BeTrue())
+		g.Expect(got.Status.WebhookPath).To(Equal(want))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := &notificationv1.Receiver{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(bad), got)).To(Succeed())
+		g.Expect(conditions.IsStalled(got)).To(BeTrue())
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(ContainSubstring("spec.oidcProviders[0]"))
+		g.Expect(got.Status.WebhookPath).To(BeEmpty())
 	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 }

@@ -35,10 +35,10 @@ var defaultAPIVersions = map[string]string{
 // Trigger requests a reconcile of every resource the Receiver names, by a
 // merge patch of the reconcile.fluxcd.io/requestedAt annotation. The
 // Receiver's resourceFilter and each resource's filter (CEL over "res", the
-// resource's metadata, and "req", the JSON request body) must both pass
-// for a resource to be annotated. It returns how many objects were
-// annotated.
-func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver, noCrossNamespaceRefs bool, now time.Time, body []byte) (int, error) {
+// resource's metadata, "req", the JSON request body, and "claims", the
+// verified token claims of a generic-oidc request) must both pass for a
+// resource to be annotated. It returns how many objects were annotated.
+func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver, noCrossNamespaceRefs bool, now time.Time, body []byte, claims map[string]any) (int, error) {
 	global, err := compileFilter(rcv.Spec.ResourceFilter)
 	if err != nil {
 		return 0, err
@@ -83,7 +83,7 @@ func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver,
 		}
 		for _, t := range targets {
 			if global != nil || own != nil {
-				ok, err := passes(ctx, c, t, req, global, own)
+				ok, err := passes(ctx, c, t, req, claims, global, own)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("filtering %s %s/%s: %w", res.Kind, t.Namespace, t.Name, err))
 					continue
@@ -116,7 +116,7 @@ func compileFilter(expr string) (*cel.Expression, error) {
 	if expr == "" {
 		return nil, nil
 	}
-	e, err := cel.NewExpression(expr, cel.WithCompile(), cel.WithOutputType(celgo.BoolType), cel.WithStructVariables("res", "req"))
+	e, err := cel.NewExpression(expr, cel.WithCompile(), cel.WithOutputType(celgo.BoolType), cel.WithStructVariables("res", "req", "claims"))
 	if err != nil {
 		return nil, fmt.Errorf("invalid CEL filter %q: %w", expr, err)
 	}
@@ -124,8 +124,8 @@ func compileFilter(expr string) (*cel.Expression, error) {
 }
 
 // passes evaluates the filters with res, the target's metadata (read from
-// the API when only its name is known), and req, the request body.
-func passes(ctx context.Context, c client.Client, t *metav1.PartialObjectMetadata, req map[string]any, filters ...*cel.Expression) (bool, error) {
+// the API when only its name is known), req, the request body, and claims.
+func passes(ctx context.Context, c client.Client, t *metav1.PartialObjectMetadata, req, claims map[string]any, filters ...*cel.Expression) (bool, error) {
 	if t.UID == "" {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(t), t); err != nil {
 			return false, err
@@ -135,7 +135,10 @@ func passes(ctx context.Context, c client.Client, t *metav1.PartialObjectMetadat
 	if err != nil {
 		return false, err
 	}
-	vars := map[string]any{"res": res, "req": req}
+	if claims == nil {
+		claims = map[string]any{}
+	}
+	vars := map[string]any{"res": res, "req": req, "claims": claims}
 	for _, f := range filters {
 		if f == nil {
 			continue

@@ -1,0 +1,77 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Result is what an Apply did.
+type Result struct {
+	// Applied are the objects applied; skipped ones are left to their
+	// users and not waited on.
+	Applied object.ObjMetadataSet
+	// Inventory is the new status.inventory.
+	Inventory *kustomizev1.ResourceInventory
+	// Changes lists the objects the apply changed, one a line.
+	Changes string
+}
+
+// PruneError is a failure to prune what left the inventory; the apply
+// itself succeeded.
+type PruneError struct{ Err error }
+
+func (e *PruneError) Error() string { return e.Err.Error() }
+func (e *PruneError) Unwrap() error { return e.Err }
+
+// Apply records the intent in status (through c, the engine's client),
+// applies objs on cl in Flux's stages (CRDs, Namespaces and cluster roles
+// first, then class objects, then the rest) and, with spec.prune, deletes
+// what left the inventory. It keeps o.Status.Inventory current: on a
+// failed apply it holds what the apply may have created, and nothing is
+// recorded as applied.
+func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured) (*Result, error) {
+	prev := o.Status.Inventory
+	written, err := RecordIntent(ctx, c, o, objs)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := cl.RM.ApplyAllStaged(ctx, objs, ApplyOptions(o))
+	if err != nil {
+		// What a staged apply changed before failing is named in the
+		// message.
+		var partial string
+		if ch := Changes(cs); ch != "" {
+			partial = "\n" + ch
+		}
+		// The apply got this far: keep in the inventory what it may have
+		// created, drop intents it never reached.
+		o.Status.Inventory = MergeInventories(prev, cs)
+		Settle(ctx, c, written, o.Status.Inventory)
+		return nil, fmt.Errorf("apply failed: %w%s", err, partial)
+	}
+	res := &Result{Applied: object.ObjMetadataSet{}, Inventory: Inventory(cs), Changes: Changes(cs)}
+	for _, e := range cs.Entries {
+		if e.Action != ssa.SkippedAction {
+			res.Applied = append(res.Applied, e.ObjMetadata)
+		}
+	}
+	if o.Spec.Prune && prev != nil {
+		// Against the inventory before this revision's intent: that holds
+		// every earlier object, intents of interrupted applies included.
+		stale, err := StaleObjects(prev, res.Inventory)
+		if err != nil {
+			return nil, &PruneError{err}
+		}
+		if _, err := cl.RM.DeleteAll(ctx, stale, DeleteOptions(o)); err != nil {
+			return nil, &PruneError{fmt.Errorf("prune failed: %w", err)}
+		}
+	}
+	o.Status.Inventory = res.Inventory
+	return res, nil
+}

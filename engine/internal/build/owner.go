@@ -1,0 +1,57 @@
+package build
+
+import (
+	"context"
+	"fmt"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weir-gitops/weir/engine/internal/decrypt"
+)
+
+// The labels Flux's kustomize-controller puts on every object it applies;
+// pruning and deletion only ever touch objects that carry them.
+var (
+	NameLabel      = kustomizev1.GroupVersion.Group + "/name"
+	NamespaceLabel = kustomizev1.GroupVersion.Group + "/namespace"
+)
+
+// Label sets NameLabel and NamespaceLabel of k on every object, as the
+// stage does before it applies them.
+func Label(objs []*unstructured.Unstructured, k *kustomizev1.Kustomization) {
+	for _, obj := range objs {
+		labels := obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[NameLabel], labels[NamespaceLabel] = k.Name, k.Namespace
+		obj.SetLabels(labels)
+	}
+}
+
+// Decryptor returns the SOPS decryptor for k: with the keys of
+// spec.decryption.secretRef, read through c, or with none, so that
+// encrypted input without decryption fails clearly instead of being applied
+// as ciphertext.
+func Decryptor(ctx context.Context, c client.Reader, k *kustomizev1.Kustomization) (*decrypt.Decryptor, error) {
+	if k.Spec.Decryption == nil || k.Spec.Decryption.SecretRef == nil {
+		return decrypt.New(nil)
+	}
+	var sec corev1.Secret
+	key := client.ObjectKey{Namespace: k.Namespace, Name: k.Spec.Decryption.SecretRef.Name}
+	if err := c.Get(ctx, key, &sec); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("decryption secret '%s' not found", key)
+		}
+		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
+	}
+	d, err := decrypt.New(sec.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decryption secret '%s': %w", key, err)
+	}
+	return d, nil
+}
