@@ -129,7 +129,7 @@ plugins: ## Build the example plugins into bin/plugins/*.wasm.
 conformance: tools plugin-conformance ## Run the conformance suites against Weir on the local control plane, and the plugin ABI kit on the example plugins.
 	go test $(GO_TEST_FLAGS) ./conformance/...
 	@# From the package directory, so that go test streams the progress lines.
-	cd engine && go test $(GO_TEST_FLAGS) -run '^TestGAConformance$$' -ga.progress
+	go test $(GO_TEST_FLAGS) -run '^TestGAConformance$$' ./engine/internal/gaconformance/ -ga.progress
 
 # `engine plugin test` on every example plugin, as a plugin author runs it;
 # JUnit reports land in bin/conformance/. All run; any failure fails the target.

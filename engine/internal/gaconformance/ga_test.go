@@ -1,4 +1,4 @@
-package engine
+package gaconformance
 
 import (
 	"context"
@@ -14,7 +14,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/weir-gitops/weir/conformance/ga"
+	"github.com/weir-gitops/weir/engine"
+	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { testenv.Main(m, &env) }
 
 var gaProgress = flag.Bool("ga.progress", false, "print each GA conformance case's result as it finishes")
 
@@ -28,10 +34,11 @@ func TestGAConformance(t *testing.T) {
 	ctrl.SetLogger(logr.Discard())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg := DefaultConfig()
+	cfg := engine.DefaultConfig()
 	cfg.MetricsAddr, cfg.HealthAddr, cfg.StorageAddr, cfg.ReceiverAddr = "0", freeAddr(t), freeAddr(t), freeAddr(t)
 	cfg.StoragePath, cfg.PluginCacheDir = t.TempDir(), t.TempDir()
-	e, err := newWithREST(cfg, env.Config, logr.Discard())
+	cfg.Kubeconfig = env.KubeconfigFile(t)
+	e, err := engine.New(cfg, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,4 +86,14 @@ func waitListening(ctx context.Context, addr string) error {
 		}
 		return true, c.Close()
 	})
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
