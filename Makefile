@@ -62,9 +62,9 @@ $(COSIGN): hack/tools/cosign/go.mod
 # against stock Flux. Not part of `tools`: they are not needed by `make test`
 # and take minutes to build. Their CRDs come from the same module zips.
 .PHONY: flux
-flux: $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller ## Build Flux's source-controller and kustomize-controller (v1.9.6) from the Go module proxy into bin/flux, with their CRDs (first time: ~10 minutes).
+flux: $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller ## Build Flux's source-, kustomize- (v1.9.6) and notification-controller (v1.9.3) from the Go module proxy into bin/flux, with their CRDs (first time: ~15 minutes).
 
-$(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller: $(FLUX_BIN)/%: $(FLUX_TOOLS)/go.mod
+$(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller: $(FLUX_BIN)/%: $(FLUX_TOOLS)/go.mod
 	@mkdir -p $(FLUX_BIN)/crd
 	@echo ">> building Flux's $* from source (version in $(FLUX_TOOLS)/go.mod): the first build takes several minutes on 2 cores, later ones seconds"
 	cd $(FLUX_TOOLS) && go build -o $@ github.com/fluxcd/$*
@@ -146,7 +146,7 @@ conformance-flux: tools flux build ## Run the GA conformance suite against Flux'
 ##@ Run
 
 .PHONY: flux-up
-flux-up: tools flux ## Run Flux's source-controller and kustomize-controller on a local control plane (kubeconfig in .data/flux; Ctrl-C stops).
+flux-up: tools flux ## Run Flux's source-, kustomize- and notification-controller on a local control plane (kubeconfig in .data/flux; Ctrl-C stops).
 	go run ./engine/internal/testenv/fluxup --data-dir $(CURDIR)/.data/flux
 
 .PHONY: run

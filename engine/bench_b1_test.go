@@ -17,6 +17,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,6 +40,7 @@ import (
 // "default" for Flux's default flags, or "S/K" for --concurrent S on
 // source-controller and K on kustomize-controller (`make bench-flux`).
 func BenchmarkB1(b *testing.B) {
+	ctrl.SetLogger(logr.Discard())
 	apps := 100
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_APPS")); err == nil && v > 0 {
 		apps = v

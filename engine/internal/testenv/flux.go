@@ -14,11 +14,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-// FluxOptions configure Flux's source-controller and kustomize-controller,
-// run as processes from the binaries `make flux` builds into bin/flux.
+// FluxOptions configure Flux's source-controller, kustomize-controller and
+// optionally notification-controller, run as processes from the binaries
+// `make flux` builds into bin/flux.
 type FluxOptions struct {
-	// BinDir holds source-controller, kustomize-controller and crd/. Empty
-	// means bin/flux found above the working directory.
+	// BinDir holds the controllers and crd/. Empty means bin/flux found
+	// above the working directory.
 	BinDir string
 	// Kubeconfig is the path of the cluster's kubeconfig.
 	Kubeconfig string
@@ -30,17 +31,22 @@ type FluxOptions struct {
 	SourceConcurrent, KustomizeConcurrent int
 	// StorageDir is source-controller's artifact storage.
 	StorageDir string
+	// Notification also starts notification-controller, for Receivers.
+	Notification bool
 	// LogLevel is both controllers' --log-level; empty means error.
 	LogLevel string
 	// Logs receives both controllers' logs; nil discards them.
 	Logs io.Writer
 }
 
-// Flux is a running source-controller and kustomize-controller.
+// Flux is a running source-controller and kustomize-controller, and
+// notification-controller when FluxOptions.Notification asked for it.
 type Flux struct {
-	Source, Kustomize *Process
+	Source, Kustomize, Notification *Process
 	// StorageAddr is where source-controller serves artifacts.
 	StorageAddr string
+	// ReceiverAddr is where notification-controller serves webhooks.
+	ReceiverAddr string
 }
 
 // FluxBinDir returns bin/flux above the working directory, where
@@ -50,7 +56,7 @@ func FluxBinDir() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w (Flux's controllers: run `make flux`)", err)
 	}
-	for _, b := range []string{"source-controller", "kustomize-controller", "crd"} {
+	for _, b := range []string{"source-controller", "kustomize-controller", "notification-controller", "crd"} {
 		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
 			return "", fmt.Errorf("bin/flux/%s is missing: run `make flux`", b)
 		}
@@ -73,7 +79,7 @@ func InstallFluxCRDs(cfg *rest.Config, binDir string) error {
 	return nil
 }
 
-// StartFlux starts both controllers and waits until each reports ready.
+// StartFlux starts the controllers and waits until each reports ready.
 func StartFlux(ctx context.Context, opts FluxOptions) (*Flux, error) {
 	dir := opts.BinDir
 	if dir == "" {
@@ -85,6 +91,10 @@ func StartFlux(ctx context.Context, opts FluxOptions) (*Flux, error) {
 	}
 	if opts.LogLevel == "" {
 		opts.LogLevel = "error"
+	}
+	// source-controller refuses a storage path that does not exist.
+	if err := os.MkdirAll(opts.StorageDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the artifact storage: %w", err)
 	}
 	storage, err := FreeAddr()
 	if err != nil {
@@ -101,9 +111,26 @@ func StartFlux(ctx context.Context, opts FluxOptions) (*Flux, error) {
 		f.Stop()
 		return nil, err
 	}
+	if opts.Notification {
+		events, err := FreeAddr()
+		if err != nil {
+			f.Stop()
+			return nil, err
+		}
+		if f.ReceiverAddr, err = FreeAddr(); err != nil {
+			f.Stop()
+			return nil, err
+		}
+		f.Notification, err = startFluxController(ctx, dir, "notification-controller", opts, 0,
+			"--events-addr", events, "--receiverAddr", f.ReceiverAddr)
+		if err != nil {
+			f.Stop()
+			return nil, err
+		}
+	}
 	wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for _, p := range []*Process{f.Source, f.Kustomize} {
+	for _, p := range f.Processes() {
 		if err := p.WaitReady(wait); err != nil {
 			f.Stop()
 			return nil, err
@@ -112,17 +139,23 @@ func StartFlux(ctx context.Context, opts FluxOptions) (*Flux, error) {
 	return f, nil
 }
 
-// Stop stops both controllers.
+// Stop stops the controllers.
 func (f *Flux) Stop() {
-	for _, p := range []*Process{f.Source, f.Kustomize} {
+	for _, p := range []*Process{f.Source, f.Kustomize, f.Notification} {
 		if p != nil {
 			p.Stop()
 		}
 	}
 }
 
-// Processes lists the controllers, source-controller first.
-func (f *Flux) Processes() []*Process { return []*Process{f.Source, f.Kustomize} }
+// Processes lists the running controllers, source-controller first.
+func (f *Flux) Processes() []*Process {
+	ps := []*Process{f.Source, f.Kustomize}
+	if f.Notification != nil {
+		ps = append(ps, f.Notification)
+	}
+	return ps
+}
 
 func startFluxController(ctx context.Context, dir, name string, opts FluxOptions, concurrent int, extra ...string) (*Process, error) {
 	health, err := FreeAddr()

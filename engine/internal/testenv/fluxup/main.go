@@ -1,10 +1,11 @@
-// Command fluxup runs Flux's source-controller and kustomize-controller
-// (built by `make flux`) against a local control plane, with Flux's CRDs
-// and a stand-in Deployment controller that marks Deployments available
-// after a delay, until it is interrupted. It writes the kubeconfig last, so
-// a script that waits for the file finds everything running. `make flux-up`
-// and `make conformance-flux` use it to run the GA conformance suite
-// against stock Flux.
+// Command fluxup runs Flux's source-controller, kustomize-controller and
+// notification-controller (built by `make flux`) against a local control
+// plane, with Flux's CRDs and a stand-in Deployment controller that marks
+// Deployments available after a delay, until it is interrupted. It writes
+// the Receiver endpoint's URL to receiver-url and then the kubeconfig in
+// --data-dir, so a script that waits for the kubeconfig finds everything
+// running. `make flux-up` and `make conformance-flux` use it to run the GA
+// conformance suite against stock Flux.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -28,7 +30,7 @@ func main() {
 	dataDir := flag.String("data-dir", ".data/flux", "Directory for the kubeconfig, the artifacts and the controllers' logs.")
 	source := flag.Int("source-concurrent", 0, "source-controller's --concurrent (0: Flux's default, 2).")
 	kustomize := flag.Int("kustomize-concurrent", 0, "kustomize-controller's --concurrent (0: Flux's default, 4).")
-	delay := flag.Duration("deployment-delay", 500*time.Millisecond, "How long after each change a Deployment becomes available.")
+	delay := flag.Duration("deployment-delay", 500*time.Millisecond, "How long after each change a Deployment becomes available; 0 runs no stand-in, so Deployments never become available.")
 	logLevel := flag.String("log-level", "info", "The controllers' --log-level.")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -40,6 +42,7 @@ func main() {
 }
 
 func run(ctx context.Context, dataDir string, source, kustomize int, delay time.Duration, logLevel string) error {
+	ctrl.SetLogger(logr.Discard())
 	dataDir, err := filepath.Abs(dataDir)
 	if err != nil {
 		return fmt.Errorf("resolving --data-dir: %w", err)
@@ -62,21 +65,26 @@ func run(ctx context.Context, dataDir string, source, kustomize int, delay time.
 	if err := testenv.InstallFluxCRDs(env.Config, dir); err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		return fmt.Errorf("creating the stand-in manager: %w", err)
-	}
-	if err := testenv.ReadyDeployments(mgr, delay); err != nil {
-		return fmt.Errorf("setting up the Deployment stand-in: %w", err)
-	}
 	mgrCtx, cancelMgr := context.WithCancel(ctx)
 	defer cancelMgr()
 	mgrDone := make(chan error, 1)
-	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	if delay > 0 {
+		mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme,
+			Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+		if err != nil {
+			return fmt.Errorf("creating the stand-in manager: %w", err)
+		}
+		if err := testenv.ReadyDeployments(mgr, delay); err != nil {
+			return fmt.Errorf("setting up the Deployment stand-in: %w", err)
+		}
+		go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	}
 
-	tmp := kubeconfig + ".tmp"
-	if err := os.WriteFile(tmp, env.KubeConfig, 0o600); err != nil {
+	// The controllers read their kubeconfig again later (impersonation
+	// builds clients from it), so theirs stays in place; the public one is
+	// written last.
+	own := filepath.Join(dataDir, "controllers.kubeconfig")
+	if err := os.WriteFile(own, env.KubeConfig, 0o600); err != nil {
 		return fmt.Errorf("writing the kubeconfig: %w", err)
 	}
 	logPath := filepath.Join(dataDir, "flux.log")
@@ -85,18 +93,27 @@ func run(ctx context.Context, dataDir string, source, kustomize int, delay time.
 		return fmt.Errorf("creating the log file: %w", err)
 	}
 	defer logs.Close()
-	fmt.Println("► starting Flux's source-controller and kustomize-controller")
-	flux, err := testenv.StartFlux(ctx, testenv.FluxOptions{BinDir: dir, Kubeconfig: tmp,
-		SourceConcurrent: source, KustomizeConcurrent: kustomize,
+	fmt.Println("► starting Flux's source-controller, kustomize-controller and notification-controller")
+	flux, err := testenv.StartFlux(ctx, testenv.FluxOptions{BinDir: dir, Kubeconfig: own,
+		SourceConcurrent: source, KustomizeConcurrent: kustomize, Notification: true,
 		StorageDir: filepath.Join(dataDir, "artifacts"), LogLevel: logLevel, Logs: logs})
 	if err != nil {
 		return err
 	}
 	defer flux.Stop()
+	receiverURL := "http://" + flux.ReceiverAddr
+	if err := os.WriteFile(filepath.Join(dataDir, "receiver-url"), []byte(receiverURL+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing the receiver URL: %w", err)
+	}
+	tmp := kubeconfig + ".tmp"
+	if err := os.WriteFile(tmp, env.KubeConfig, 0o600); err != nil {
+		return fmt.Errorf("writing the kubeconfig: %w", err)
+	}
 	if err := os.Rename(tmp, kubeconfig); err != nil {
 		return fmt.Errorf("writing the kubeconfig: %w", err)
 	}
-	fmt.Printf("\nFlux is running on a local control plane.\n  kubeconfig: %s\n  logs:       %s\n  stop:       Ctrl-C\n\n", kubeconfig, logPath)
+	fmt.Printf("\nFlux is running on a local control plane.\n  kubeconfig: %s\n  receivers:  %s\n  logs:       %s\n  stop:       Ctrl-C\n\n",
+		kubeconfig, receiverURL, logPath)
 
 	select {
 	case <-ctx.Done():
@@ -106,11 +123,15 @@ func run(ctx context.Context, dataDir string, source, kustomize int, delay time.
 		return fmt.Errorf("source-controller exited: %w", flux.Source.Err())
 	case <-flux.Kustomize.Exited():
 		return fmt.Errorf("kustomize-controller exited: %w", flux.Kustomize.Err())
+	case <-flux.Notification.Exited():
+		return fmt.Errorf("notification-controller exited: %w", flux.Notification.Err())
 	}
 	_ = os.Remove(kubeconfig)
 	cancelMgr()
-	if err := <-mgrDone; err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("the Deployment stand-in: %w", err)
+	if delay > 0 {
+		if err := <-mgrDone; err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("the Deployment stand-in: %w", err)
+		}
 	}
 	return nil
 }
