@@ -62,7 +62,7 @@ $(COSIGN): hack/tools/cosign/go.mod
 # against stock Flux. Not part of `tools`: they are not needed by `make test`
 # and take minutes to build. Their CRDs come from the same module zips.
 .PHONY: flux
-flux: $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller ## Build Flux's source-, kustomize- (v1.9.6) and notification-controller (v1.9.3) from the Go module proxy into bin/flux, with their CRDs (first time: ~15 minutes).
+flux: $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller ## Build Flux's source-, kustomize- (v1.9.6) and notification-controller (v1.9.3) from the Go module proxy into bin/flux, with their CRDs (first time: 15-25 minutes on 2 cores).
 
 $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller: $(FLUX_BIN)/%: $(FLUX_TOOLS)/go.mod
 	@mkdir -p $(FLUX_BIN)/crd
