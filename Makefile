@@ -13,6 +13,8 @@ COSIGN     := $(BIN)/cosign
 KO         := $(BIN)/ko
 BASE_BUILDER := $(BIN)/weir-base
 REGISTRY   := /usr/bin/docker-registry
+FLUX_BIN   := $(BIN)/flux
+FLUX_TOOLS := hack/tools/flux
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -X github.com/weir-gitops/weir/engine.Version=$(VERSION)
 GO_TEST_FLAGS ?= -race -count=1 -timeout 25m
@@ -67,6 +69,19 @@ $(BASE_BUILDER): hack/tools/ko/go.mod $(wildcard hack/tools/ko/base/*.go)
 	@mkdir -p $(BIN)
 	cd hack/tools/ko && go build -o $@ ./base
 
+# Flux's own controllers, for running the conformance suite and benchmark B1
+# against stock Flux. Not part of `tools`: they are not needed by `make test`
+# and take minutes to build. Their CRDs come from the same module zips.
+.PHONY: flux
+flux: $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller ## Build Flux's source-, kustomize- (v1.9.6) and notification-controller (v1.9.3) from the Go module proxy into bin/flux, with their CRDs (first time: 15-25 minutes on 2 cores).
+
+$(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notification-controller: $(FLUX_BIN)/%: $(FLUX_TOOLS)/go.mod
+	@mkdir -p $(FLUX_BIN)/crd
+	@echo ">> building Flux's $* from source (version in $(FLUX_TOOLS)/go.mod): the first build takes several minutes on 2 cores, later ones seconds"
+	cd $(FLUX_TOOLS) && go build -o $@ github.com/fluxcd/$*
+	@cd $(FLUX_TOOLS) && cp "$$(go list -m -f '{{.Dir}}' github.com/fluxcd/$*)"/config/crd/bases/*.yaml $(FLUX_BIN)/crd/ && chmod 644 $(FLUX_BIN)/crd/*.yaml
+	@echo ">> $* ready in $(FLUX_BIN), its CRDs in $(FLUX_BIN)/crd"
+
 # The OCI registry the plugin tests push to: Debian's docker-registry (the
 # CNCF distribution registry). Tests start their own instances on 127.0.0.1.
 $(REGISTRY):
@@ -101,7 +116,7 @@ check: $(CONTROLLER_GEN) ## gofmt, go vet, generated files up to date, go mod ti
 	@for m in $(SUB_MODULES); do (cd $$m && go vet ./...); done
 	cd hack/tools/ko && go vet ./base
 	$(MAKE) --no-print-directory generate manifests
-	@go mod tidy && for m in $(SUB_MODULES) hack/tools/k8s hack/tools/gen hack/tools/cosign hack/tools/ko; do (cd $$m && go mod tidy); done
+	@go mod tidy && for m in $(SUB_MODULES) hack/tools/k8s hack/tools/gen hack/tools/cosign hack/tools/ko $(FLUX_TOOLS); do (cd $$m && go mod tidy); done
 	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum plugins hack)" ]; then \
 	  echo "generated files or go.mod are out of date; run 'make generate manifests' and 'go mod tidy':"; \
 	  git status --porcelain -- api config go.mod go.sum plugins hack; exit 1; fi
@@ -116,6 +131,13 @@ test: tools ## Run every test: unit, envtest (real kube-apiserver + etcd), plugi
 .PHONY: bench
 bench: tools ## Run the benchmarks and write docs/benchmarks.md.
 	bash hack/bench.sh
+
+.PHONY: bench-flux
+bench-flux: tools flux ## Benchmark B1 side by side: Weir, then Flux's controllers with default flags and with 10/20 workers (B1_APPS=100; slow).
+	WEIR_B1_APPS=$(B1_APPS) WEIR_B1_FLUX='$(B1_FLUX)' go test -run '^$$' -bench '^BenchmarkB1$$' -benchtime 1x -timeout 0 ./engine/
+
+B1_APPS ?= 100
+B1_FLUX ?= default,10/20
 
 .PHONY: plugins
 plugins: ## Build the example plugins into bin/plugins/*.wasm.
@@ -191,7 +213,15 @@ image-registry: $(REGISTRY) ## Start Debian's docker-registry on 127.0.0.1:5001 
 	for i in $$(seq 1 100); do curl -fsS -o /dev/null http://$(IMAGE_REGISTRY)/v2/ && exit 0; sleep 0.1; done; \
 	echo "docker-registry did not start; see .data/registry/log"; exit 1
 
+.PHONY: conformance-flux
+conformance-flux: tools flux build ## Run the GA conformance suite against Flux's own controllers on the local control plane (docs/conformance-flux.md).
+	bash hack/conformance-flux.sh
+
 ##@ Run
+
+.PHONY: flux-up
+flux-up: tools flux ## Run Flux's source-, kustomize- and notification-controller on a local control plane (kubeconfig in .data/flux; Ctrl-C stops).
+	go run ./engine/internal/testenv/fluxup --data-dir $(CURDIR)/.data/flux
 
 .PHONY: run
 run: tools build plugins ## The demo: a local control plane, the engine, a git server, a registry and signed plugin, demo objects (Ctrl-C stops everything).

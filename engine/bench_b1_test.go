@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,8 +19,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,14 +31,22 @@ import (
 // and a Kustomization with 4 objects (Deployment, Service, ConfigMap,
 // ServiceAccount) and wait: true, on a real API server, with Deployments
 // turned ready 500 ms after each change by a stand-in Deployment
-// controller. It measures, for the engine binary running as its own
-// process, the time from creating every object to every Kustomization
-// Ready, the spread of per-app ready times, and the engine's peak RSS and
-// CPU time. WEIR_B1_APPS sets N (default 100). WEIR_B1_SHARDS=3 runs
-// three engine processes instead, each with its own shard's selector, and
-// labels the apps round-robin; RSS, CPU and requests are then the sums
-// over them.
+// controller. It measures, for the implementation running as its own
+// processes, the time from creating every object to every Kustomization
+// Ready, the spread of per-app ready times, the processes' peak RSS and CPU
+// time, and the requests their Kubernetes clients sent per app.
+//
+// WEIR_B1_APPS sets N (default 100). The engine always runs; WEIR_B1_FLUX
+// adds the same workload against Flux's source-controller and
+// kustomize-controller (`make flux`), one run per comma-separated entry:
+// "default" for Flux's default flags, or "S/K" for --concurrent S on
+// source-controller and K on kustomize-controller (`make bench-flux`).
+// WEIR_B1_SHARDS=3 runs three engine processes instead of one, each with
+// its own shard's selector, and labels the apps round-robin; RSS, CPU and
+// requests are then the sums over them. WEIR_B1_CPUPROFILE records the
+// (first) engine's CPU profile.
 func BenchmarkB1(b *testing.B) {
+	ctrl.SetLogger(logr.Discard())
 	apps, shards := 100, 1
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_APPS")); err == nil && v > 0 {
 		apps = v
@@ -48,15 +54,33 @@ func BenchmarkB1(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B1_SHARDS")); err == nil && v > 0 {
 		shards = v
 	}
-	name := fmt.Sprintf("apps=%d", apps)
+	weir := b1Impl{name: "weir", shards: shards, start: startWeirB1}
 	if shards > 1 {
-		name += fmt.Sprintf("/shards=%d", shards)
+		weir.name = fmt.Sprintf("weir-shards=%d", shards)
 	}
-	b.Run(name, func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			runB1(b, apps, shards)
-		}
-	})
+	impls := []b1Impl{weir}
+	flux, err := fluxB1Impls(os.Getenv("WEIR_B1_FLUX"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	impls = append(impls, flux...)
+	for _, impl := range impls {
+		b.Run(fmt.Sprintf("apps=%d/%s", apps, impl.name), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				runB1(b, apps, impl)
+			}
+		})
+	}
+}
+
+// b1Impl is one implementation of the GA APIs that B1 measures: start runs
+// it against the test control plane, limited to namespace ns, and returns
+// its processes once they serve.
+type b1Impl struct {
+	name string
+	// shards > 1 labels the apps round-robin across that many shards.
+	shards int
+	start  func(b *testing.B, ctx context.Context, ns string, shards int, logs io.Writer) []*testenv.Process
 }
 
 const b1App = `apiVersion: apps/v1
@@ -88,7 +112,11 @@ kind: ServiceAccount
 metadata: {name: web}
 `
 
-func runB1(b *testing.B, apps, shards int) {
+// b1Timeout bounds one run: Flux with its default flags needs minutes for
+// a few hundred apps on two cores.
+const b1Timeout = 45 * time.Minute
+
+func runB1(b *testing.B, apps int, impl b1Impl) {
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -96,42 +124,22 @@ func runB1(b *testing.B, apps, shards int) {
 	git := testenv.NewGitServer(b)
 	repo := git.NewRepo(b, "apps")
 	repo.Commit("apps", map[string]string{"app/all.yaml": b1App})
-	env.Manager(b, func(ctx context.Context, mgr ctrl.Manager) error {
-		return ctrl.NewControllerManagedBy(mgr).For(&appsv1.Deployment{}).Named("deployment-standin").
-			Complete(&deploymentStandIn{c: mgr.GetClient(), delay: 500 * time.Millisecond, seen: map[string]time.Time{}})
+	env.Manager(b, func(_ context.Context, mgr ctrl.Manager) error {
+		return testenv.ReadyDeployments(mgr, 500*time.Millisecond)
 	})
-
-	bin := buildEngine(b)
-	var others []*replica // the other shards' engines
-	for s := 2; s <= shards; s++ {
-		others = append(others, startReplica(b, bin, shardName(s-1, shards), "--watch-namespace", ns,
-			"--log-level", "error", "--concurrent", concurrent(), "--watch-label-selector", shardSelector(shardName(s-1, shards))))
-	}
-	var stderr bytes.Buffer
-	metrics := freeAddr(b)
-	args := []string{"run", "--kubeconfig", env.KubeconfigFile(b),
-		"--health-addr", freeAddr(b), "--metrics-addr", metrics, "--storage-path", b.TempDir(),
-		"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
-		"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent()}
-	if shards > 1 {
-		args = append(args, "--watch-label-selector", shardSelector(shardName(0, shards)))
-	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stderr = &stderr
+	logs := &syncBuffer{}
+	var out io.Writer = logs
 	if p := os.Getenv("WEIR_B1_LOG"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		cmd.Stderr = f
+		out = f
 	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	procs := impl.start(b, ctx, ns, impl.shards, out)
+	profiled := profileEngine(b, procs[0].MetricsAddr)
 
-	profiled := profileEngine(b, metrics)
 	b.StartTimer()
 	start := time.Now()
 	for i := 0; i < apps; i++ {
@@ -144,8 +152,8 @@ func runB1(b *testing.B, apps, shards int) {
 			k.Spec.Timeout = &metav1.Duration{Duration: 5 * time.Minute}
 		})
 		for _, o := range []client.Object{gr, ks} {
-			if shards > 1 {
-				o.SetLabels(map[string]string{shardKey: shardName(i%shards, shards)})
+			if impl.shards > 1 {
+				o.SetLabels(map[string]string{shardKey: shardName(i%impl.shards, impl.shards)})
 			}
 			if err := env.Client.Create(ctx, o); err != nil {
 				b.Fatal(err)
@@ -153,10 +161,10 @@ func runB1(b *testing.B, apps, shards int) {
 		}
 	}
 	readyAt := map[string]time.Duration{}
-	deadline := time.Now().Add(15 * time.Minute)
+	deadline := time.Now().Add(b1Timeout)
 	for len(readyAt) < apps {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d apps ready after 15 minutes\n%s", len(readyAt), apps, tail(stderr.String(), 2000))
+			b.Fatalf("only %d of %d apps ready after %s\n%s", len(readyAt), apps, b1Timeout, tail(logs.String(), 2000))
 		}
 		var list kustomizev1.KustomizationList
 		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
@@ -168,8 +176,9 @@ func runB1(b *testing.B, apps, shards int) {
 				readyAt[k.Name] = time.Since(start)
 			}
 		}
-		// Listing every Kustomization is load on the API server the engine
-		// shares: poll less often for large N (resolution: the interval).
+		// Listing every Kustomization is load on the API server the
+		// implementation shares: poll less often for large N (resolution:
+		// the interval).
 		time.Sleep(time.Duration(min(100+apps/2, 1000)) * time.Millisecond)
 	}
 	total := time.Since(start)
@@ -193,36 +202,103 @@ func runB1(b *testing.B, apps, shards int) {
 	b.ReportMetric(total.Seconds(), "s-all-ready")
 	b.ReportMetric(times[len(times)/2].Seconds(), "s-p50-app")
 	b.ReportMetric(times[len(times)*99/100].Seconds(), "s-p99-app")
-	addrs, pids := []string{metrics}, []int{cmd.Process.Pid}
-	for _, r := range others {
-		addrs, pids = append(addrs, r.metrics), append(pids, r.cmd.Process.Pid)
-	}
-	byMethod := map[string]float64{}
-	for _, addr := range addrs {
-		counts, err := apiRequests(addr)
+	reportProcesses(b, apps, procs)
+}
+
+// reportProcesses reports the summed peak RSS, CPU time and client
+// requests per app of an implementation's processes, and logs each
+// process's share.
+func reportProcesses(b *testing.B, apps int, procs []*testenv.Process) {
+	var rss, cpu, reqs float64
+	for _, p := range procs {
+		u, err := p.Usage()
 		if err != nil {
-			b.Errorf("reading the engine's request counts: %v", err)
+			b.Fatal(err)
 		}
-		for method, n := range counts {
-			byMethod[method] += n
-		}
-	}
-	requests := 0.0
-	for method, n := range byMethod {
-		requests += n
-		b.ReportMetric(n/float64(apps), strings.ToLower(method)+"/app")
-	}
-	b.ReportMetric(requests/float64(apps), "req/app")
-	var rss, cpu float64
-	for _, pid := range pids {
-		r, c, err := procUsage(pid)
+		n, err := p.ClientRequests()
 		if err != nil {
-			return
+			b.Fatal(err)
 		}
-		rss, cpu = rss+r, cpu+c
+		rss, cpu, reqs = rss+u.PeakRSSMiB, cpu+u.CPUSeconds, reqs+n
+		b.Logf("%s: peak RSS %.0f MiB, CPU %.1f s, %.0f API requests (%.1f per app)",
+			p.Name, u.PeakRSSMiB, u.CPUSeconds, n, n/float64(apps))
 	}
 	b.ReportMetric(rss, "MiB-peak-rss")
 	b.ReportMetric(cpu, "s-cpu")
+	b.ReportMetric(reqs/float64(apps), "req/app")
+}
+
+// startWeirB1 runs the engine binary with --concurrent WEIR_B1_CONCURRENT
+// (default 10), once per shard.
+func startWeirB1(b *testing.B, ctx context.Context, ns string, shards int, logs io.Writer) []*testenv.Process {
+	bin := buildEngine(b)
+	var procs []*testenv.Process
+	for s := range max(shards, 1) {
+		p := &testenv.Process{Name: "engine", HealthAddr: freeAddr(b), MetricsAddr: freeAddr(b)}
+		args := []string{"run", "--kubeconfig", env.KubeconfigFile(b),
+			"--health-addr", p.HealthAddr, "--metrics-addr", p.MetricsAddr, "--storage-path", b.TempDir(),
+			"--storage-addr", freeAddr(b), "--receiver-addr", freeAddr(b), "--plugin-cache-dir", b.TempDir(),
+			"--watch-namespace", ns, "--log-level", logLevel(), "--concurrent", concurrent()}
+		if shards > 1 {
+			p.Name = "engine-" + shardName(s, shards)
+			args = append(args, "--watch-label-selector", shardSelector(shardName(s, shards)))
+		}
+		p.Cmd = exec.CommandContext(ctx, bin, args...)
+		p.Cmd.Stderr = logs
+		if err := p.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Stop)
+		if err := p.WaitReady(ctx); err != nil {
+			b.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	return procs
+}
+
+// fluxB1Impls parses WEIR_B1_FLUX into runs of Flux's controllers.
+func fluxB1Impls(spec string) ([]b1Impl, error) {
+	var impls []b1Impl
+	var once sync.Once
+	var crdErr error
+	for _, entry := range strings.Split(spec, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		var source, kustomize int
+		name := "flux-default"
+		if entry != "default" {
+			s, k, ok := strings.Cut(entry, "/")
+			var err1, err2 error
+			source, err1 = strconv.Atoi(s)
+			kustomize, err2 = strconv.Atoi(k)
+			if !ok || err1 != nil || err2 != nil || source < 1 || kustomize < 1 {
+				return nil, fmt.Errorf("WEIR_B1_FLUX: %q is neither \"default\" nor SOURCE/KUSTOMIZE workers", entry)
+			}
+			name = fmt.Sprintf("flux-%d-%d", source, kustomize)
+		}
+		impls = append(impls, b1Impl{name: name, start: func(b *testing.B, ctx context.Context, ns string, _ int, logs io.Writer) []*testenv.Process {
+			dir, err := testenv.FluxBinDir()
+			if err != nil {
+				b.Fatal(err)
+			}
+			once.Do(func() { crdErr = testenv.InstallFluxCRDs(env.Config, dir) })
+			if crdErr != nil {
+				b.Fatal(crdErr)
+			}
+			f, err := testenv.StartFlux(ctx, testenv.FluxOptions{BinDir: dir, Kubeconfig: env.KubeconfigFile(b),
+				Namespace: ns, SourceConcurrent: source, KustomizeConcurrent: kustomize,
+				StorageDir: b.TempDir(), LogLevel: logLevel(), Logs: logs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(f.Stop)
+			return f.Processes()
+		}})
+	}
+	return impls, nil
 }
 
 // shardName is the name of shard i of n; one shard has none.
@@ -318,6 +394,12 @@ func apiRequests(metrics string) (map[string]float64, error) {
 	return out, nil
 }
 
+// procUsage reads a process's peak RSS (MiB) and CPU time (s).
+func procUsage(pid int) (float64, float64, error) {
+	u, err := testenv.ProcessUsage(pid)
+	return u.PeakRSSMiB, u.CPUSeconds, err
+}
+
 // concurrent is the engine's --concurrent (WEIR_B1_CONCURRENT, default 10).
 func concurrent() string {
 	if v := os.Getenv("WEIR_B1_CONCURRENT"); v != "" {
@@ -333,68 +415,9 @@ func logLevel() string {
 	return "error"
 }
 
-// procUsage reads a process's peak RSS (MiB) and CPU time (s) from /proc.
-func procUsage(pid int) (float64, float64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	var rss float64
-	for _, line := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			rss = kb / 1024
-		}
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return rss, 0, err
-	}
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, 0x29)+2:]))
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return rss, (utime + stime) / 100, nil
-}
-
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// deploymentStandIn plays the Deployment controller for the benchmark: a
-// Deployment becomes available delay after each new generation.
-type deploymentStandIn struct {
-	c     client.Client
-	delay time.Duration
-	mu    sync.Mutex
-	seen  map[string]time.Time
-}
-
-func (s *deploymentStandIn) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	d := &appsv1.Deployment{}
-	if err := s.c.Get(ctx, req.NamespacedName, d); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas > 0 {
-		return ctrl.Result{}, nil
-	}
-	key := fmt.Sprintf("%s/%d", req.NamespacedName, d.Generation)
-	s.mu.Lock()
-	first, ok := s.seen[key]
-	if !ok {
-		first = time.Now()
-		s.seen[key] = first
-	}
-	s.mu.Unlock()
-	if wait := s.delay - time.Since(first); wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil
-	}
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1,
-		ReadyReplicas: 1, AvailableReplicas: 1, Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable"},
-		}}
-	return ctrl.Result{}, client.IgnoreNotFound(s.c.Status().Update(ctx, d))
 }

@@ -12,7 +12,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,9 +49,8 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	git := testenv.NewGitServer(b)
 	repo := git.NewRepo(b, "apps")
 	repo.Commit("apps", map[string]string{"app/all.yaml": b1App})
-	env.Manager(b, func(ctx context.Context, mgr ctrl.Manager) error {
-		return ctrl.NewControllerManagedBy(mgr).For(&appsv1.Deployment{}).Named("deployment-standin").
-			Complete(&deploymentStandIn{c: mgr.GetClient(), delay: 500 * time.Millisecond, seen: map[string]time.Time{}})
+	env.Manager(b, func(_ context.Context, mgr ctrl.Manager) error {
+		return testenv.ReadyDeployments(mgr, 500*time.Millisecond)
 	})
 	e := startReplica(b, buildEngine(b), "engine", "--watch-namespace", ns, "--log-level", "error", "--concurrent", concurrent())
 	every := metav1.Duration{Duration: 10 * time.Minute}
