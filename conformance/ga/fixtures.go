@@ -72,6 +72,18 @@ func observedGeneration(o client.Object) int64 {
 	return -1
 }
 
+// current tells whether Ready describes o's current generation. Ready=True
+// does so when status.observedGeneration caught up; Ready=False may come
+// from a failure the implementation retries, and Flux sets
+// status.observedGeneration only on success or a stall, so there the
+// condition's own observedGeneration counts too.
+func current(o conditioned, c *metav1.Condition) bool {
+	if observedGeneration(o) == o.GetGeneration() {
+		return true
+	}
+	return c.Status == metav1.ConditionFalse && c.ObservedGeneration == o.GetGeneration()
+}
+
 // describe summarises an object's Ready condition for failure messages.
 func describe(o conditioned) string {
 	c := apimeta.FindStatusCondition(o.GetConditions(), meta.ReadyCondition)
@@ -90,7 +102,7 @@ func (t *T) WaitReady(o conditioned, status metav1.ConditionStatus, check ...fun
 			return false, "not found"
 		}
 		c := apimeta.FindStatusCondition(o.GetConditions(), meta.ReadyCondition)
-		if c == nil || c.Status != status || observedGeneration(o) != o.GetGeneration() {
+		if c == nil || c.Status != status || !current(o, c) {
 			return false, describe(o)
 		}
 		for _, f := range check {
