@@ -137,13 +137,22 @@ func (e *Engine) setupReceiverServer(mgr ctrl.Manager) error {
 			Token: cred.Token, Email: cred.Email, Audience: cred.Audience,
 			Events: rcv.Spec.Events, Suspended: rcv.Spec.Suspend, OIDCProviders: rcv.Spec.OIDCProviders}, nil
 	}
+	// Triggers that do not read the request are coalesced per Receiver: a
+	// burst of webhooks patches each target twice, not once per request.
+	var bursts receiver.Coalescer
 	trigger := func(ctx context.Context, t *webhook.Target) error {
 		rcv := &notificationv1.Receiver{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Name}, rcv); err != nil {
 			return fmt.Errorf("reading the receiver: %w", err)
 		}
-		_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body, t.Claims)
-		return err
+		run := func() error {
+			_, err := receiver.Trigger(ctx, c, rcv, e.cfg.NoCrossNamespaceRefs, time.Now(), t.Body, t.Claims)
+			return err
+		}
+		if receiver.ReadsRequest(rcv) {
+			return run()
+		}
+		return bursts.Do(t.Namespace+"/"+t.Name, run)
 	}
 	h, err := webhook.NewHandler(lookup, trigger, e.log.WithName("receiver"), metrics.Registry)
 	if err != nil {

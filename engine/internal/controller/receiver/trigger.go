@@ -102,6 +102,12 @@ func Trigger(ctx context.Context, c client.Client, rcv *notificationv1.Receiver,
 	return n, errors.Join(errs...)
 }
 
+// ReadsRequest tells whether rcv's triggers depend on the request: any CEL
+// filter may read its body or claims. Other triggers may be coalesced.
+func ReadsRequest(rcv *notificationv1.Receiver) bool {
+	return rcv.Spec.ResourceFilter != "" || anyFilter(rcv)
+}
+
 func anyFilter(rcv *notificationv1.Receiver) bool {
 	for _, r := range rcv.Spec.Resources {
 		if r.Filter != "" {
