@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -10,25 +11,22 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/decrypt"
 )
 
-// The labels Flux's kustomize-controller puts on every object it applies;
-// pruning and deletion only ever touch objects that carry them.
-var (
-	NameLabel      = kustomizev1.GroupVersion.Group + "/name"
-	NamespaceLabel = kustomizev1.GroupVersion.Group + "/namespace"
-)
-
-// Label sets NameLabel and NamespaceLabel of k on every object, as the
-// stage does before it applies them.
+// Label sets k's owner labels (apply.OwnerLabels, the ones Flux's
+// kustomize-controller puts on every object it applies; pruning and
+// deletion only ever touch objects that carry them) on every object, as
+// the stage does before it applies them.
 func Label(objs []*unstructured.Unstructured, k *kustomizev1.Kustomization) {
+	owner := apply.OwnerLabels(k)
 	for _, obj := range objs {
 		labels := obj.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		labels[NameLabel], labels[NamespaceLabel] = k.Name, k.Namespace
+		maps.Copy(labels, owner)
 		obj.SetLabels(labels)
 	}
 }

@@ -7,43 +7,36 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
-	"net/http"
-	"net/http/cgi"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"time"
+
+	"github.com/weir-gitops/weir/conformance/gitserver"
 )
 
 // gitServer serves bare repositories under root over smart HTTP with
-// `git http-backend`.
+// `git http-backend` (package gitserver, shared with the conformance suite
+// and the tests).
 type gitServer struct {
 	root string
-	addr string
-	srv  *http.Server
+	*gitserver.Server
 }
 
 func startGitServer(root string) (*gitServer, error) {
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		return nil, fmt.Errorf("the demo needs git: %w", err)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the demo's git directory: %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := gitserver.Start(gitserver.Options{Root: root})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("starting the demo's git server: %w", err)
 	}
-	h := &cgi.Handler{Path: gitPath, Args: []string{"http-backend"},
-		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
-	s := &gitServer{root: root, addr: l.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
-	go func() { _ = s.srv.Serve(l) }()
-	return s, nil
+	return &gitServer{root: root, Server: srv}, nil
 }
 
-func (s *gitServer) url(name string) string { return "http://" + s.addr + "/" + name + ".git" }
+func (s *gitServer) url(name string) string { return s.URL(name) }
 
-func (s *gitServer) close() { _ = s.srv.Close() }
+func (s *gitServer) close() { _ = s.Close() }
 
 // snapshot commits the content of dir to the bare repository name on
 // branch main when it differs from the last snapshot; it returns whether it

@@ -21,20 +21,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	weirv1alpha1 "github.com/weir-gitops/weir/api/v1alpha1"
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/build"
-)
-
-// FieldManager is the stage's field manager, Flux's, under which the
-// dry-run applies.
-const FieldManager = "kustomize-controller"
-
-// The per-object policies the stage honours, as Flux's kustomize-controller
-// names them.
-var (
-	ssaPolicy       = kustomizev1.GroupVersion.Group + "/ssa"
-	forcePolicy     = kustomizev1.GroupVersion.Group + "/force"
-	prunePolicy     = kustomizev1.GroupVersion.Group + "/prune"
-	reconcilePolicy = kustomizev1.GroupVersion.Group + "/reconcile"
 )
 
 // Action is what the next reconciliation would do to an object.
@@ -147,12 +135,14 @@ func Kustomization(ctx context.Context, ns, name string, o Options) (*Result, er
 
 // dryRun diffs every object against a server-side dry-run apply.
 func (r *Result) dryRun(ctx context.Context, c client.Client, k *kustomizev1.Kustomization, objs []*unstructured.Unstructured) error {
-	rm := ssa.NewResourceManager(c, nil, ssa.Owner{Field: FieldManager, Group: kustomizev1.GroupVersion.Group})
+	rm := ssa.NewResourceManager(c, nil, apply.Owner)
+	// The stage's own apply policies, so the diff shows what it would do.
+	ao := apply.ApplyOptions(k)
 	opts := ssa.DiffOptions{
-		Force:                k.Spec.Force,
-		Exclusions:           map[string]string{reconcilePolicy: kustomizev1.DisabledValue, ssaPolicy: kustomizev1.IgnoreValue},
-		IfNotPresentSelector: map[string]string{ssaPolicy: kustomizev1.IfNotPresentValue},
-		ForceSelector:        map[string]string{forcePolicy: kustomizev1.EnabledValue},
+		Force:                ao.Force,
+		Exclusions:           ao.ExclusionSelector,
+		IfNotPresentSelector: ao.IfNotPresentSelector,
+		ForceSelector:        ao.ForceSelector,
 	}
 	// Objects in a namespace, or of a kind, that this apply creates cannot
 	// be dry-run yet: they are created too.
@@ -215,9 +205,14 @@ func (r *Result) pruned(ctx context.Context, c client.Client, k *kustomizev1.Kus
 			}
 			return fmt.Errorf("getting %s: %w", ssautils.FmtObjMetadata(m), err)
 		}
-		owned := live.GetLabels()[build.NameLabel] == k.Name && live.GetLabels()[build.NamespaceLabel] == k.Namespace
-		excluded := ssautils.AnyInMetadata(live, map[string]string{prunePolicy: kustomizev1.DisabledValue,
-			reconcilePolicy: kustomizev1.DisabledValue, ssaPolicy: kustomizev1.IgnoreValue})
+		// What the stage's prune may delete: its own objects, never those
+		// that opt out.
+		del := apply.DeleteOptions(k)
+		owned := true
+		for key, v := range del.Inclusions {
+			owned = owned && live.GetLabels()[key] == v
+		}
+		excluded := ssautils.AnyInMetadata(live, del.Exclusions)
 		if owned && !excluded && live.GetDeletionTimestamp() == nil {
 			gone = append(gone, live)
 		}
