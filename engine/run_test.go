@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,15 +49,7 @@ var (
 	engineErr  error
 )
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freeAddr(t testing.TB) string { t.Helper(); return testenv.LoopbackAddr(t) }
 
 // TestRunReadyAndSIGTERM starts the real binary against the test control
 // plane, waits for /readyz, sends SIGTERM and expects a clean exit 0.

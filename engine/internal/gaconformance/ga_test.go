@@ -35,7 +35,7 @@ func TestGAConformance(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := engine.DefaultConfig()
-	cfg.MetricsAddr, cfg.HealthAddr, cfg.StorageAddr, cfg.ReceiverAddr = "0", freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg.MetricsAddr, cfg.HealthAddr, cfg.StorageAddr, cfg.ReceiverAddr = "0", testenv.LoopbackAddr(t), testenv.LoopbackAddr(t), testenv.LoopbackAddr(t)
 	cfg.StoragePath, cfg.PluginCacheDir = t.TempDir(), t.TempDir()
 	cfg.Kubeconfig = env.KubeconfigFile(t)
 	e, err := engine.New(cfg, logr.Discard())
@@ -86,14 +86,4 @@ func waitListening(ctx context.Context, addr string) error {
 		}
 		return true, c.Close()
 	})
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
