@@ -33,7 +33,7 @@ help: ## Show the targets.
 
 .PHONY: build
 build: ## Build the engine binary into bin/engine.
-	go build -ldflags '$(LDFLAGS)' -o $(ENGINE) ./cmd/engine
+	CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(ENGINE) ./cmd/engine
 
 .PHONY: tools
 tools: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(CONTROLLER_GEN) $(COSIGN) $(REGISTRY) ## Build kube-apiserver, etcd, controller-gen and cosign from the Go module proxy, install Debian's docker-registry (first time: ~15 minutes).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +26,8 @@ import (
 // alone for an idle window and measured over it: resident memory at the
 // end and at most, CPU in millicores on average, API requests per second,
 // and goroutines at the start and the end of the window. WEIR_B8_APPS sets
-// N (default 1000), WEIR_B8_IDLE the window (default 10m).
+// N (default 1000), WEIR_B8_IDLE the window (default 10m), WEIR_B8_INTERVAL
+// the interval. The requests of the window are logged by verb and resource.
 func BenchmarkB8(b *testing.B) {
 	apps := 1000
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B8_APPS")); err == nil && v > 0 {
@@ -54,6 +56,9 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	})
 	e := startReplica(b, buildEngine(b), "engine", "--watch-namespace", ns, "--log-level", "error", "--concurrent", concurrent())
 	every := metav1.Duration{Duration: 10 * time.Minute}
+	if v, err := time.ParseDuration(os.Getenv("WEIR_B8_INTERVAL")); err == nil && v > 0 {
+		every.Duration = v // to look at periodic reconciles in a short window
+	}
 	for i := 0; i < apps; i++ {
 		name := fmt.Sprintf("app-%04d", i)
 		gr := testenv.GitRepository(ns, name, git.URL("apps"), func(g *sourcev1.GitRepository) { g.Spec.Interval = every })
@@ -111,6 +116,9 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	for _, m := range []string{"GET", "PATCH", "POST", "PUT"} {
 		b.ReportMetric((end.byMethod[m]-start.byMethod[m])/secs, m+"-req/s")
 	}
+	for _, l := range requestDelta(start.byResource, end.byResource) {
+		b.Logf("%8.0f %s", l.n, l.what)
+	}
 	b.ReportMetric(start.goroutines, "goroutines-start")
 	b.ReportMetric(end.goroutines, "goroutines-end")
 }
@@ -119,7 +127,24 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 type b8State struct {
 	at                                        time.Time
 	rss, anon, hwm, cpu, requests, goroutines float64
-	byMethod                                  map[string]float64
+	byMethod, byResource                      map[string]float64
+}
+
+type requestCount struct {
+	what string
+	n    float64
+}
+
+// requestDelta lists what end counts more than start, most first.
+func requestDelta(start, end map[string]float64) []requestCount {
+	var out []requestCount
+	for k, v := range end {
+		if d := v - start[k]; d > 0 {
+			out = append(out, requestCount{k, d})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].n > out[j].n })
+	return out
 }
 
 func b8Sample(b *testing.B, e *replica, pid int) b8State {
@@ -149,6 +174,9 @@ func b8Sample(b *testing.B, e *replica, pid int) b8State {
 		b.Fatal(err)
 	}
 	if s.goroutines, err = e.metric("go_goroutines"); err != nil {
+		b.Fatal(err)
+	}
+	if s.byResource, err = e.series("weir_api_requests_total"); err != nil {
 		b.Fatal(err)
 	}
 	s.byMethod = map[string]float64{}

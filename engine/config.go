@@ -29,17 +29,20 @@ type Config struct {
 	LeaderElectionRetryPeriod   time.Duration
 	GracefulShutdownTimeout     time.Duration
 	Concurrent                  int
-	WatchNamespace              string
-	WatchLabelSelector          string
-	StoragePath                 string
-	StorageAddr                 string
-	StorageAdvAddr              string
-	ReceiverAddr                string
-	NoCrossNamespaceRefs        bool
-	NoRemoteBases               bool
-	DefaultServiceAccount       string
-	InsecureKubeConfigExec      bool
-	InsecureKubeConfigTLS       bool
+	// HistoryRefresh is how often a Kustomization reconcile that changed
+	// nothing still rewrites status.history (0: every reconcile, as Flux).
+	HistoryRefresh         time.Duration
+	WatchNamespace         string
+	WatchLabelSelector     string
+	StoragePath            string
+	StorageAddr            string
+	StorageAdvAddr         string
+	ReceiverAddr           string
+	NoCrossNamespaceRefs   bool
+	NoRemoteBases          bool
+	DefaultServiceAccount  string
+	InsecureKubeConfigExec bool
+	InsecureKubeConfigTLS  bool
 	// StrictPostBuildSubstitutions is Flux's feature gate of that name:
 	// a variable without a value and without a default fails the build.
 	StrictPostBuildSubstitutions bool
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		LeaderElectionRetryPeriod:   5 * time.Second,
 		GracefulShutdownTimeout:     25 * time.Second,
 		Concurrent:                  10,
+		HistoryRefresh:              time.Hour,
 		WatchLabelSelector:          "",
 		StoragePath:                 "/data",
 		StorageAddr:                 ":9090",
@@ -92,6 +96,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LeaderElectionRenewDeadline, "leader-election-renew-deadline", c.LeaderElectionRenewDeadline, "How long the leader keeps trying to renew before it gives up.")
 	fs.DurationVar(&c.LeaderElectionRetryPeriod, "leader-election-retry-period", c.LeaderElectionRetryPeriod, "How often leader election is tried.")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
+	fs.DurationVar(&c.HistoryRefresh, "history-refresh-interval", c.HistoryRefresh, "How often a Kustomization reconcile that changed nothing still rewrites status.history; 0 rewrites it at every reconcile, as Flux does.")
 	fs.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "Reconciles run at once per kind.")
 	fs.StringVar(&c.WatchNamespace, "watch-namespace", c.WatchNamespace, "Watch only this namespace; empty means all.")
 	fs.StringVar(&c.WatchLabelSelector, "watch-label-selector", c.WatchLabelSelector, "Reconcile only objects matching this label selector (sharding), e.g. 'sharding.fluxcd.io/key in (shard1)'.")
@@ -136,6 +141,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KubeAPIQPS <= 0 || c.KubeAPIBurst <= 0 {
 		bad("kube-api-qps", "and --kube-api-burst must be positive, got %v and %d", c.KubeAPIQPS, c.KubeAPIBurst)
+	}
+	if c.HistoryRefresh < 0 {
+		bad("history-refresh-interval", "must not be negative, got %s", c.HistoryRefresh)
 	}
 	if c.Concurrent < 1 || c.Concurrent > 1000 {
 		bad("concurrent", "must be between 1 and 1000, got %d", c.Concurrent)

@@ -77,6 +77,7 @@ func newWithREST(cfg Config, restCfg *rest.Config, log logr.Logger) (*Engine, er
 	// The API server warns about Flux's finalizer name on every object;
 	// the name is part of the contract, so the warning is noise.
 	restCfg.WarningHandler = rest.NoWarnings{}
+	countRequests(restCfg)
 	return &Engine{cfg: cfg, restCfg: restCfg, log: log}, nil
 }
 
@@ -137,7 +138,7 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 	// but every GitRepository: its Kustomizations may consume a source
 	// another shard owns, and must see that source's artifact change. The
 	// GitRepository controller skips the sources of other shards itself
-	// (see docs/decisions/0005-shards-cache-every-source.md).
+	// (see docs/decisions/0006-shards-cache-every-source.md).
 	byObject := map[client.Object]cache.ByObject{}
 	if sel := cfg.watchSelector(); !sel.Empty() {
 		for _, obj := range []client.Object{&kustomizev1.Kustomization{}, &notificationv1.Receiver{}, &weirv1alpha1.Plugin{}} {

@@ -117,6 +117,31 @@ func (r *replica) metric(name string, match ...string) (float64, error) {
 	return sum, sc.Err()
 }
 
+// series returns every sample of the metric name, by its label set.
+func (r *replica) series(name string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + r.metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %q: %w", line, err)
+		}
+		out[line[len(name):sp]] = v
+	}
+	return out, sc.Err()
+}
+
 // reconciles is how many Kustomization reconciles the replica has run.
 func (r *replica) reconciles() (float64, error) {
 	return r.metric("controller_runtime_reconcile_total", `controller="kustomization"`)

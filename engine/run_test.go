@@ -30,7 +30,13 @@ func buildEngine(t testing.TB) string {
 	t.Helper()
 	engineOnce.Do(func() {
 		bin := filepath.Join(binDir, "engine")
-		out, err := exec.Command("go", "build", "-o", bin, "../cmd/engine").CombinedOutput()
+		// As make build and the image build it: without cgo. With cgo,
+		// kustomize's import of Go's plugin package makes the linker export
+		// every symbol, which adds about 25 MB of symbol tables to what the
+		// process maps (docs/decisions/0007-quiet-reconciles.md).
+		cmd := exec.Command("go", "build", "-o", bin, "../cmd/engine")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			engineErr = fmt.Errorf("building the engine: %w\n%s", err, out)
 			return

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/artifact"
 	"github.com/weir-gitops/weir/engine/internal/controller/gitrepository"
 	"github.com/weir-gitops/weir/engine/internal/controller/kustomization"
@@ -66,6 +67,19 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	if err := git.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the GitRepository controller: %w", err)
 	}
+	// Fingerprints of applied objects, so unchanged objects are
+	// not applied again at every interval (apply.Ledger).
+	var namespaces []string
+	if e.cfg.WatchNamespace != "" {
+		namespaces = []string{e.cfg.WatchNamespace}
+	}
+	fingerprints, err := apply.NewCachedFingerprints(mgr, namespaces)
+	if err != nil {
+		return fmt.Errorf("setting up the applied objects' cache: %w", err)
+	}
+	if err := mgr.Add(fingerprints); err != nil {
+		return err
+	}
 	ks := &kustomization.Reconciler{
 		Plugins:  catalog,
 		Client:   mgr.GetClient(),
@@ -73,7 +87,8 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
 			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
 			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
-			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity,
+			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity, Fingerprints: fingerprints,
+			HistoryRefresh: e.cfg.HistoryRefresh,
 			// Artifacts of this engine's storage are read in process.
 			OpenArtifact: storage.OpenLocal},
 	}

@@ -20,6 +20,8 @@ type Result struct {
 	Inventory *kustomizev1.ResourceInventory
 	// Changes lists the objects the apply changed, one a line.
 	Changes string
+	// Pruned: objects that left the inventory were deleted.
+	Pruned bool
 }
 
 // PruneError is a failure to prune what left the inventory; the apply
@@ -34,14 +36,15 @@ func (e *PruneError) Unwrap() error { return e.Err }
 // first, then class objects, then the rest) and, with spec.prune, deletes
 // what left the inventory. It keeps o.Status.Inventory current: on a
 // failed apply it holds what the apply may have created, and nothing is
-// recorded as applied.
-func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured) (*Result, error) {
+// recorded as applied. full sends every object, even those the ledger
+// proves untouched (a reconcile the user asked for).
+func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured, full bool) (*Result, error) {
 	prev := o.Status.Inventory
 	written, err := RecordIntent(ctx, c, o, objs)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := cl.RM.ApplyAllStaged(ctx, objs, ApplyOptions(o))
+	cs, err := cl.applyAll(ctx, objs, ApplyOptions(o), full)
 	if err != nil {
 		// What a staged apply changed before failing is named in the
 		// message.
@@ -68,10 +71,43 @@ func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kus
 		if err != nil {
 			return nil, &PruneError{err}
 		}
-		if _, err := cl.RM.DeleteAll(ctx, stale, DeleteOptions(o)); err != nil {
+		if cl.ledger != nil {
+			cl.ledger.forget(cl.id, stale)
+		}
+		dcs, err := cl.RM.DeleteAll(ctx, stale, DeleteOptions(o))
+		if err != nil {
 			return nil, &PruneError{fmt.Errorf("prune failed: %w", err)}
+		}
+		for _, e := range dcs.Entries {
+			res.Pruned = res.Pruned || e.Action == ssa.DeletedAction
 		}
 	}
 	o.Status.Inventory = res.Inventory
 	return res, nil
+}
+
+// applyAll applies objs in Flux's stages, leaving out those the ledger
+// proves untouched since this process applied them; those are reported
+// unchanged.
+func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions, full bool) (*ssa.ChangeSet, error) {
+	if cl.ledger == nil {
+		return cl.RM.ApplyAllStaged(ctx, objs, opts)
+	}
+	var fingerprints LiveFingerprints = cl.fingerprints
+	if full {
+		fingerprints = unknownFingerprints{}
+	}
+	same, rest, digests := cl.ledger.unchanged(ctx, cl.id, fingerprints, objs)
+	cs := ssa.NewChangeSet()
+	if len(rest) > 0 {
+		ctx, seen := withSeen(ctx)
+		applied, err := cl.RM.ApplyAllStaged(ctx, rest, opts)
+		if err != nil {
+			return applied, err
+		}
+		cl.ledger.record(cl.id, applied, digests, seen)
+		cs.Append(applied.Entries)
+	}
+	cs.Append(same)
+	return cs, nil
 }

@@ -1,7 +1,9 @@
 package apply
 
 import (
+	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/pkg/ssa"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -17,4 +19,34 @@ type Cluster struct {
 	Cached bool
 	// Account is the impersonated service account, empty when none.
 	Account string
+
+	// id names the cluster and identity in the ledger.
+	id           string
+	ledger       *Ledger
+	fingerprints LiveFingerprints
+}
+
+// ClusterOptions build a Cluster.
+type ClusterOptions struct {
+	// ID names the cluster and identity: objects applied as one identity
+	// are not taken as applied for another.
+	ID string
+	// Ledger and Fingerprints let unchanged objects skip the apply (see
+	// Ledger). Either nil: every object takes the full path.
+	Ledger       *Ledger
+	Fingerprints LiveFingerprints
+	Local        bool
+	Cached       bool
+	Account      string
+}
+
+// NewCluster returns a Cluster that acts through c.
+func NewCluster(c client.Client, mapper meta.RESTMapper, opts ClusterOptions) *Cluster {
+	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
+	cl := &Cluster{RM: ssa.NewResourceManager(recordingClient{c}, poller, Owner), Reader: c,
+		Local: opts.Local, Cached: opts.Cached, Account: opts.Account, id: opts.ID}
+	if opts.Ledger != nil && opts.Fingerprints != nil {
+		cl.ledger, cl.fingerprints = opts.Ledger, opts.Fingerprints
+	}
+	return cl
 }

@@ -23,14 +23,14 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		return nil
 	}
 	s.digest = buildDigest(s.objects)
-	res, err := apply.Apply(ctx, r.Client, s.cluster, o, s.objects)
+	res, err := apply.Apply(ctx, r.Client, s.cluster, o, s.objects, s.requested)
 	if err != nil {
 		if pe := (*apply.PruneError)(nil); errors.As(err, &pe) {
 			return reconcile.Retry(meta.PruneFailedReason, err)
 		}
 		return reconcile.Retry(meta.ReconciliationFailedReason, err)
 	}
-	s.applied, s.inventory = res.Applied, res.Inventory
+	s.applied, s.inventory, s.changed = res.Applied, res.Inventory, res.Changes != "" || res.Pruned
 	o.Status.LastAppliedRevision = s.revision
 	if res.Changes != "" && r.Recorder != nil {
 		ann := map[string]string{ownerGroup + "/revision": s.revision}

@@ -95,6 +95,10 @@ func (r *Reconciler) wait(ctx context.Context, o *kustomizev1.Kustomization, s *
 		return reconcile.Pending(meta.ProgressingReason, msg, after)
 	}
 	r.waits.Clear(key)
-	conditions.MarkTrue(o, meta.HealthyCondition, meta.SucceededReason, "Health check passed in %s", time.Since(start).Round(time.Millisecond))
+	if s.changed || s.resume != nil || !conditions.IsTrue(o, meta.HealthyCondition) {
+		// Left as it is when it already passed and nothing changed since,
+		// so a reconcile that changed nothing writes no status.
+		conditions.MarkTrue(o, meta.HealthyCondition, meta.SucceededReason, "Health check passed in %s", time.Since(start).Round(time.Millisecond))
+	}
 	return nil
 }

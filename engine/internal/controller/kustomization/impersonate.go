@@ -9,10 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
-	"github.com/fluxcd/pkg/ssa"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
@@ -144,9 +142,12 @@ func (r *Reconciler) newCluster(cfg *rest.Config, ns, sa string, local bool) (*a
 	if err != nil {
 		return nil, err
 	}
-	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
-	return &apply.Cluster{RM: ssa.NewResourceManager(c, poller, apply.Owner),
-		Reader: c, Local: local, Account: sa}, nil
+	opts := apply.ClusterOptions{ID: "sa/" + ns + "/" + sa, Local: local, Account: sa}
+	if local {
+		// The engine's own cluster: the engine's cache sees the objects.
+		opts.Ledger, opts.Fingerprints = r.ledger, r.Fingerprints
+	}
+	return apply.NewCluster(c, mapper, opts), nil
 }
 
 // kubeConfig reads the kubeconfig of ref: its key, else "value", else

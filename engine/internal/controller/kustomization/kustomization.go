@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/kstatus/polling"
 	"github.com/fluxcd/cli-utils/pkg/object"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/ssa"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -74,6 +72,14 @@ type Options struct {
 	// name the service account whose token reaches the remote cluster
 	// (Flux's ObjectLevelWorkloadIdentity feature gate).
 	ObjectLevelWorkloadIdentity bool
+	// HistoryRefresh is how often a reconcile that changed nothing still
+	// rewrites status.history's lastReconciled. Zero: every reconcile, as
+	// Flux does.
+	HistoryRefresh time.Duration
+	// Fingerprints reads live objects from a cache, so objects no one
+	// touched since this process applied them are not sent again (see
+	// apply.Ledger). Nil: a cache over every namespace.
+	Fingerprints apply.LiveFingerprints
 }
 
 // Reconciler reconciles Kustomizations.
@@ -92,6 +98,8 @@ type Reconciler struct {
 	ctrl      controller.Controller
 	waits     *apply.Waits[*waitState]
 	health    *apply.Health
+	ledger    *apply.Ledger
+	quiet     quietCounts
 }
 
 // SetupWithManager registers the controller. A new source artifact or a
@@ -124,10 +132,21 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	r.cache, r.apiReader, r.waits = mgr.GetCache(), mgr.GetAPIReader(), apply.NewWaits[*waitState]()
 	r.health = &apply.Health{Cache: r.cache, Client: r.Client, Plugins: r.Plugins}
-	poller := polling.NewStatusPoller(mgr.GetClient(), mgr.GetRESTMapper(), polling.Options{})
 	r.restCfg = mgr.GetConfig()
-	r.local = &apply.Cluster{RM: ssa.NewResourceManager(mgr.GetClient(), poller, apply.Owner),
-		Reader: r.apiReader, Local: true, Cached: true}
+	r.ledger = apply.NewLedger()
+	if r.Fingerprints == nil {
+		v, err := apply.NewCachedFingerprints(mgr, nil)
+		if err != nil {
+			return fmt.Errorf("setting up the applied objects' cache: %w", err)
+		}
+		if err := mgr.Add(v); err != nil {
+			return err
+		}
+		r.Fingerprints = v
+	}
+	r.local = apply.NewCluster(mgr.GetClient(), mgr.GetRESTMapper(), apply.ClusterOptions{ID: "local",
+		Ledger: r.ledger, Fingerprints: r.Fingerprints, Local: true, Cached: true})
+	r.local.Reader = r.apiReader
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
 		Owned:   []string{meta.HealthyCondition, TransformedCondition},
@@ -180,6 +199,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	var s state
+	// A reconcile the user asked for (reconcile.fluxcd.io/requestedAt)
+	// checks every object for drift, even those the ledger holds.
+	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok && v != obj.Status.LastHandledReconcileAt {
+		s.requested = true
+	}
 	steps := []reconcile.Step[*kustomizev1.Kustomization]{
 		r.validate, r.checkDependencies,
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.connect(ctx, o, &s) },
@@ -191,7 +215,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	res, err := r.runner.Run(ctx, obj, steps, func(o *kustomizev1.Kustomization) reconcile.Outcome {
 		return reconcile.Outcome{Reason: meta.ReconciliationSucceededReason,
 			Message: "Applied revision: " + s.revision, RequeueAfter: o.Spec.Interval.Duration}
-	}, recordHistory(&s, time.Now()))
+	}, r.recordHistory(&s, time.Now()))
 	var se *reconcile.Error
 	if errors.As(err, &se) && (se.Reason == meta.DependencyNotReadyReason || se.Reason == meta.HealthCheckFailedReason ||
 		errors.Is(err, errWaitingForWatch)) {
@@ -228,6 +252,10 @@ type state struct {
 	inventory  *kustomizev1.ResourceInventory
 	objects    []*unstructured.Unstructured
 	applied    object.ObjMetadataSet
+	// requested: the user asked for this reconcile.
+	requested bool
+	// changed: the apply created, changed or deleted an object.
+	changed bool
 }
 
 func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) error {

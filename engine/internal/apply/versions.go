@@ -1,0 +1,161 @@
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+)
+
+// Fingerprint is what an object is, apart from its status and the
+// bookkeeping every write changes (resourceVersion, generation,
+// managedFields): the sha256 of the rest. A status update leaves it as it
+// is; any other change of the object changes it.
+func Fingerprint(u *unstructured.Unstructured) (string, bool) {
+	obj := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		if k != "status" && k != "metadata" {
+			obj[k] = v
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		m := make(map[string]any, len(md))
+		for k, v := range md {
+			switch k {
+			case "resourceVersion", "generation", "managedFields":
+			default:
+				m[k] = v
+			}
+		}
+		obj["metadata"] = m
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return "", false
+	}
+
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), true
+}
+
+// fingerprintAnnotation carries an object's fingerprint in the cache's
+// stub of it; it is never written to the cluster.
+const fingerprintAnnotation = "weir.dev/cached-fingerprint"
+
+// CachedFingerprints reads the fingerprints of live objects from informers
+// over the objects that carry Flux's owner label
+// (kustomize.toolkit.fluxcd.io/name), the only ones the ledger asks about.
+// An informer is started the first time a kind is asked for and answers
+// once it has synced; until then, and for kinds it cannot list, it does not
+// know. The cache keeps a stub of each object (name, namespace,
+// fingerprint), so a cached object costs a few hundred bytes whatever its
+// size.
+type CachedFingerprints struct {
+	cache cache.Cache
+	mu    sync.Mutex
+	// failed kinds could not get an informer (no such kind yet): they are
+	// tried again a minute later, as a CRD may have been installed since.
+	failed map[schema.GroupVersionKind]time.Time
+}
+
+// NewCachedFingerprints builds the cache from the manager's cluster, over
+// the namespaces given (all when empty). The caller adds it to the
+// manager, which starts it.
+func NewCachedFingerprints(cl cluster.Cluster, namespaces []string) (*CachedFingerprints, error) {
+	req, err := labels.NewRequirement(OwnerGroup+"/name", selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	opts := cache.Options{
+		HTTPClient:           cl.GetHTTPClient(),
+		Scheme:               cl.GetScheme(),
+		Mapper:               cl.GetRESTMapper(),
+		DefaultLabelSelector: labels.NewSelector().Add(*req),
+		DefaultTransform:     stub,
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	c, err := cache.New(cl.GetConfig(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{}}, nil
+}
+
+// Start runs the informers until ctx is done (manager.Runnable).
+func (f *CachedFingerprints) Start(ctx context.Context) error { return f.cache.Start(ctx) }
+
+// stub replaces a cached object by its name and fingerprint. Informers
+// may transform an object twice; a stub stays as it is.
+func stub(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	if _, done := u.GetAnnotations()[fingerprintAnnotation]; done && len(u.Object) <= 3 {
+		return u, nil
+	}
+	s := &unstructured.Unstructured{}
+	s.SetGroupVersionKind(u.GroupVersionKind())
+	s.SetNamespace(u.GetNamespace())
+	s.SetName(u.GetName())
+	s.SetResourceVersion(u.GetResourceVersion())
+	if fp, ok := Fingerprint(u); ok {
+		s.SetAnnotations(map[string]string{fingerprintAnnotation: fp})
+	}
+	return s, nil
+}
+
+// Fingerprint implements LiveFingerprints. It never blocks on an informer
+// that has not synced.
+func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (string, bool) {
+	f.mu.Lock()
+	at, failed := f.failed[gvk]
+	f.mu.Unlock()
+	if failed && time.Since(at) < time.Minute {
+		return "", false
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	inf, err := f.cache.GetInformer(ctx, u, cache.BlockUntilSynced(false))
+	if err != nil {
+		f.mu.Lock()
+		f.failed[gvk] = time.Now()
+		f.mu.Unlock()
+		return "", false
+	}
+	if failed {
+		f.mu.Lock()
+		delete(f.failed, gvk)
+		f.mu.Unlock()
+	}
+	if !inf.HasSynced() {
+		return "", false
+	}
+	if err := f.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		return "", false
+	}
+	fp := u.GetAnnotations()[fingerprintAnnotation]
+	return fp, fp != ""
+}
+
+// unknownFingerprints knows nothing: every object takes the full path.
+type unknownFingerprints struct{}
+
+func (unknownFingerprints) Fingerprint(context.Context, schema.GroupVersionKind, string, string) (string, bool) {
+	return "", false
+}

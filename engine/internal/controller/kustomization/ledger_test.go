@@ -1,0 +1,283 @@
+package kustomization
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/yaml"
+
+	"github.com/weir-gitops/weir/engine/internal/apply"
+	"github.com/weir-gitops/weir/engine/internal/testenv"
+)
+
+// countingClient counts what fluxcd/pkg/ssa sends for unstructured
+// objects: reads, dry-runs and applies.
+type countingClient struct {
+	client.Client
+	mu                    sync.Mutex
+	gets, dryRuns, writes map[string]int
+}
+
+func newCountingClient(c client.Client) *countingClient {
+	return &countingClient{Client: c, gets: map[string]int{}, dryRuns: map[string]int{}, writes: map[string]int{}}
+}
+
+func (c *countingClient) reset() (gets, dryRuns, writes map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gets, dryRuns, writes = c.gets, c.dryRuns, c.writes
+	c.gets, c.dryRuns, c.writes = map[string]int{}, map[string]int{}, map[string]int{}
+	return
+}
+
+func (c *countingClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if _, ok := obj.(*unstructured.Unstructured); ok {
+		c.mu.Lock()
+		c.gets[key.Name]++
+		c.mu.Unlock()
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+func (c *countingClient) Patch(ctx context.Context, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+	if _, ok := obj.(*unstructured.Unstructured); ok {
+		po := &client.PatchOptions{}
+		po.ApplyOptions(opts)
+		c.mu.Lock()
+		if len(po.DryRun) > 0 {
+			c.dryRuns[obj.GetName()]++
+		} else {
+			c.writes[obj.GetName()]++
+		}
+		c.mu.Unlock()
+	}
+	return c.Client.Patch(ctx, obj, p, opts...)
+}
+
+// TestLedgerSkipsUntouchedObjects: an object nobody wrote since the last
+// apply costs no request; a write by anyone, a changed manifest, a deleted
+// object and a reconcile the user asked for each take the full path, and
+// drift is corrected.
+func TestLedgerSkipsUntouchedObjects(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	var fingerprints *apply.CachedFingerprints
+	env.Manager(t, func(_ context.Context, mgr ctrl.Manager) error {
+		v, err := apply.NewCachedFingerprints(mgr, []string{ns})
+		if err != nil {
+			return err
+		}
+		fingerprints = v
+		return mgr.Add(v)
+	})
+	hc, err := rest.HTTPClientFor(env.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	mapper, err := apiutil.NewDynamicRESTMapper(env.Config, hc)
+	g.Expect(err).NotTo(HaveOccurred())
+	cc := newCountingClient(env.Client)
+	cl := apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+
+	ks := testenv.Kustomization(ns, "ks", "repo", "./")
+	g.Expect(env.Client.Create(ctx, ks)).To(Succeed())
+	objs := func(data map[string]string) []*unstructured.Unstructured {
+		var out []*unstructured.Unstructured
+		for _, name := range []string{"a", "b", "c"} {
+			u := &unstructured.Unstructured{}
+			g.Expect(yaml.Unmarshal([]byte(cm(name)), &u.Object)).To(Succeed())
+			if v, ok := data[name]; ok {
+				u.Object["data"] = map[string]any{"k": v}
+			}
+			u.SetNamespace(ns)
+			u.SetLabels(apply.OwnerLabels(ks))
+			out = append(out, u)
+		}
+		return out
+	}
+	run := func(data map[string]string, full bool) *apply.Result {
+		t.Helper()
+		o := &kustomizev1.Kustomization{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), o)).To(Succeed())
+		res, err := apply.Apply(ctx, env.Client, cl, o, objs(data), full)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Inventory.Entries).To(HaveLen(3))
+		return res
+	}
+	// cached waits until the cache holds the live version of a kind's
+	// object name (or its absence).
+	cachedKind := func(kind, name string) {
+		t.Helper()
+		gvk := corev1.SchemeGroupVersion.WithKind(kind)
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(gvk)
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, live)
+		want, _ := apply.Fingerprint(live)
+		g.Eventually(func() bool {
+			fp, ok := fingerprints.Fingerprint(ctx, gvk, ns, name)
+			if apierrors.IsNotFound(err) {
+				return !ok
+			}
+			return ok && fp == want
+		}, 10*time.Second, 20*time.Millisecond).Should(BeTrue(), "cache of %s", name)
+	}
+	cached := func(name string) { t.Helper(); cachedKind("ConfigMap", name) }
+	all := map[string]int{"a": 1, "b": 1, "c": 1}
+
+	// The first apply sends everything.
+	res := run(nil, false)
+	g.Expect(res.Changes).To(ContainSubstring("ConfigMap/" + ns + "/a created"))
+	_, dry, wr := cc.reset()
+	g.Expect(dry).To(Equal(all))
+	g.Expect(wr).To(Equal(all))
+	for _, n := range []string{"a", "b", "c"} {
+		cached(n)
+	}
+
+	// Untouched: nothing is read or sent, all reported unchanged.
+	res = run(nil, false)
+	g.Expect(res.Changes).To(BeEmpty())
+	g.Expect(res.Applied).To(HaveLen(3))
+	gets, dry, wr := cc.reset()
+	g.Expect(gets).To(BeEmpty())
+	g.Expect(dry).To(BeEmpty())
+	g.Expect(wr).To(BeEmpty())
+
+	// Someone edits a: only a is checked, and its drift is corrected.
+	live := &corev1.ConfigMap{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a"}, live)).To(Succeed())
+	live.Data["k"] = "edited"
+	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
+	cached("a")
+	res = run(nil, false)
+	g.Expect(res.Changes).To(Equal("ConfigMap/" + ns + "/a configured"))
+	gets, dry, wr = cc.reset()
+	g.Expect(gets).To(Equal(map[string]int{"a": 1}))
+	g.Expect(dry).To(Equal(map[string]int{"a": 1}))
+	g.Expect(wr).To(Equal(map[string]int{"a": 1}))
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a"}, live)).To(Succeed())
+	g.Expect(live.Data["k"]).To(Equal("v"))
+	cached("a")
+
+	// A changed manifest is sent.
+	res = run(map[string]string{"b": "new"}, false)
+	g.Expect(res.Changes).To(Equal("ConfigMap/" + ns + "/b configured"))
+	_, dry, _ = cc.reset()
+	g.Expect(dry).To(Equal(map[string]int{"b": 1}))
+	cached("b")
+
+	// A deleted object is created again.
+	g.Expect(env.Client.Delete(ctx, &corev1.ConfigMap{ObjectMeta: live.ObjectMeta})).To(Succeed())
+	cached("a")
+	res = run(map[string]string{"b": "new"}, false)
+	g.Expect(res.Changes).To(Equal("ConfigMap/" + ns + "/a created"))
+	_, dry, _ = cc.reset()
+	g.Expect(dry).To(Equal(map[string]int{"a": 1}))
+	cached("a")
+
+	// A reconcile the user asked for checks every object.
+	res = run(map[string]string{"b": "new"}, true)
+	g.Expect(res.Changes).To(BeEmpty())
+	_, dry, wr = cc.reset()
+	g.Expect(dry).To(Equal(all))
+	g.Expect(wr).To(BeEmpty())
+
+	// An unchanged object found by a full check is recorded as well.
+	run(map[string]string{"b": "new"}, false)
+	gets, dry, _ = cc.reset()
+	g.Expect(gets).To(BeEmpty())
+	g.Expect(dry).To(BeEmpty())
+}
+
+// TestLedgerIgnoresStatusWrites: a controller writing an object's status
+// (as the deployment controller does after every rollout) is no drift; a
+// label removed from the object is.
+func TestLedgerIgnoresStatusWrites(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	var fingerprints *apply.CachedFingerprints
+	env.Manager(t, func(_ context.Context, mgr ctrl.Manager) error {
+		v, err := apply.NewCachedFingerprints(mgr, []string{ns})
+		fingerprints = v
+		if err != nil {
+			return err
+		}
+		return mgr.Add(v)
+	})
+	hc, err := rest.HTTPClientFor(env.Config)
+	g.Expect(err).NotTo(HaveOccurred())
+	mapper, err := apiutil.NewDynamicRESTMapper(env.Config, hc)
+	g.Expect(err).NotTo(HaveOccurred())
+	cc := newCountingClient(env.Client)
+	cl := apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+	ks := testenv.Kustomization(ns, "ks", "repo", "./")
+	g.Expect(env.Client.Create(ctx, ks)).To(Succeed())
+	svc := func() []*unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		g.Expect(yaml.Unmarshal([]byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: lb\nspec:\n  type: LoadBalancer\n  ports:\n  - port: 80\n"), &u.Object)).To(Succeed())
+		u.SetNamespace(ns)
+		u.SetLabels(apply.OwnerLabels(ks))
+		return []*unstructured.Unstructured{u}
+	}
+	run := func() string {
+		t.Helper()
+		o := &kustomizev1.Kustomization{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), o)).To(Succeed())
+		res, err := apply.Apply(ctx, env.Client, cl, o, svc(), false)
+		g.Expect(err).NotTo(HaveOccurred())
+		return res.Changes
+	}
+	// settled waits until the cache holds the live Service.
+	settled := func() {
+		t.Helper()
+		g.Eventually(func() bool {
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
+			g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lb"}, live)).To(Succeed())
+			want, _ := apply.Fingerprint(live)
+			fp, ok := fingerprints.Fingerprint(ctx, live.GroupVersionKind(), ns, "lb")
+			return ok && fp == want
+		}, 10*time.Second, 20*time.Millisecond).Should(BeTrue())
+	}
+	g.Expect(run()).To(ContainSubstring("created"))
+	settled()
+	cc.reset()
+
+	// A load balancer controller publishes the address: no request.
+	live := &corev1.Service{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lb"}, live)).To(Succeed())
+	rv := live.ResourceVersion
+	live.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.10"}}
+	g.Expect(env.Client.Status().Update(ctx, live)).To(Succeed())
+	g.Expect(live.ResourceVersion).NotTo(Equal(rv))
+	settled()
+	g.Expect(run()).To(BeEmpty())
+	gets, dry, wr := cc.reset()
+	g.Expect(gets).To(BeEmpty())
+	g.Expect(dry).To(BeEmpty())
+	g.Expect(wr).To(BeEmpty())
+
+	// Someone removes a label of the Service's: it is checked and put back.
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lb"}, live)).To(Succeed())
+	lbls := live.GetLabels()
+	delete(lbls, apply.OwnerGroup+"/namespace")
+	live.SetLabels(lbls)
+	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
+	settled()
+	g.Expect(run()).To(ContainSubstring("Service/" + ns + "/lb configured"))
+	_, dry, _ = cc.reset()
+	g.Expect(dry).To(Equal(map[string]int{"lb": 1}))
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lb"}, live)).To(Succeed())
+	g.Expect(live.Labels).To(HaveKey(apply.OwnerGroup + "/namespace"))
+}
