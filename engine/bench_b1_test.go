@@ -222,6 +222,14 @@ func reportProcesses(b *testing.B, apps int, procs []*testenv.Process) {
 		rss, cpu, reqs = rss+u.PeakRSSMiB, cpu+u.CPUSeconds, reqs+n
 		b.Logf("%s: peak RSS %.0f MiB, CPU %.1f s, %.0f API requests (%.1f per app)",
 			p.Name, u.PeakRSSMiB, u.CPUSeconds, n, n/float64(apps))
+		// The engine's own count by verb and resource (Flux has none).
+		if by, err := metricSeries(p.MetricsAddr, "weir_api_requests_total"); err == nil {
+			for _, l := range requestDelta(nil, by) {
+				if l.n >= float64(apps)/10 {
+					b.Logf("  %6.2f/app %s", l.n/float64(apps), l.what)
+				}
+			}
+		}
 	}
 	b.ReportMetric(rss, "MiB-peak-rss")
 	b.ReportMetric(cpu, "s-cpu")

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -27,7 +30,8 @@ import (
 // end and at most, CPU in millicores on average, API requests per second,
 // and goroutines at the start and the end of the window. WEIR_B8_APPS sets
 // N (default 1000), WEIR_B8_IDLE the window (default 10m), WEIR_B8_INTERVAL
-// the interval. The requests of the window are logged by verb and resource.
+// the interval, WEIR_B8_HEAP a file for the engine's heap profile at the
+// end. The requests of the window are logged by verb and resource.
 func BenchmarkB8(b *testing.B) {
 	apps := 1000
 	if v, err := strconv.Atoi(os.Getenv("WEIR_B8_APPS")); err == nil && v > 0 {
@@ -105,6 +109,12 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	}
 	b.StopTimer()
 	end := b8Sample(b, e, pid)
+	if p := os.Getenv("WEIR_B8_HEAP"); p != "" {
+		// The engine's live heap at the end, for go tool pprof.
+		if err := saveURL("http://"+e.metrics+"/debug/pprof/heap?gc=1", p); err != nil {
+			b.Error(err)
+		}
+	}
 	secs := end.at.Sub(start.at).Seconds()
 	b.ReportMetric(end.rss, "MiB-rss-end")
 	// Most of the rest is the binary's own text, mapped from the file.
@@ -186,4 +196,18 @@ func b8Sample(b *testing.B, e *replica, pid int) b8State {
 		}
 	}
 	return s
+}
+
+func saveURL(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
 }

@@ -31,7 +31,10 @@ type Config struct {
 	Concurrent                  int
 	// HistoryRefresh is how often a Kustomization reconcile that changed
 	// nothing still rewrites status.history (0: every reconcile, as Flux).
-	HistoryRefresh         time.Duration
+	HistoryRefresh time.Duration
+	// ApplyLedger skips applying objects nobody touched since this process
+	// applied them (docs/decisions/0007-quiet-reconciles.md).
+	ApplyLedger            bool
 	WatchNamespace         string
 	WatchLabelSelector     string
 	StoragePath            string
@@ -69,6 +72,7 @@ func DefaultConfig() Config {
 		GracefulShutdownTimeout:     25 * time.Second,
 		Concurrent:                  10,
 		HistoryRefresh:              time.Hour,
+		ApplyLedger:                 true,
 		WatchLabelSelector:          "",
 		StoragePath:                 "/data",
 		StorageAddr:                 ":9090",
@@ -97,6 +101,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LeaderElectionRetryPeriod, "leader-election-retry-period", c.LeaderElectionRetryPeriod, "How often leader election is tried.")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
 	fs.DurationVar(&c.HistoryRefresh, "history-refresh-interval", c.HistoryRefresh, "How often a Kustomization reconcile that changed nothing still rewrites status.history; 0 rewrites it at every reconcile, as Flux does.")
+	fs.BoolVar(&c.ApplyLedger, "apply-ledger", c.ApplyLedger, "Skip objects nobody changed since this process applied them; false dry-runs every object at every reconcile, as Flux does.")
 	fs.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "Reconciles run at once per kind.")
 	fs.StringVar(&c.WatchNamespace, "watch-namespace", c.WatchNamespace, "Watch only this namespace; empty means all.")
 	fs.StringVar(&c.WatchLabelSelector, "watch-label-selector", c.WatchLabelSelector, "Reconcile only objects matching this label selector (sharding), e.g. 'sharding.fluxcd.io/key in (shard1)'.")

@@ -145,7 +145,9 @@ func (e *Engine) managerOptions(scheme *runtime.Scheme) ctrl.Options {
 			byObject[obj] = cache.ByObject{Label: sel}
 		}
 	}
-	opts.Cache = cache.Options{ByObject: byObject}
+	// Nothing reads managedFields from the cache (applies read live
+	// objects), and they are often the larger part of an object.
+	opts.Cache = cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 	if cfg.WatchNamespace != "" {
 		opts.Cache.DefaultNamespaces = map[string]cache.Config{cfg.WatchNamespace: {}}
 	}

@@ -119,7 +119,13 @@ func (r *replica) metric(name string, match ...string) (float64, error) {
 
 // series returns every sample of the metric name, by its label set.
 func (r *replica) series(name string) (map[string]float64, error) {
-	resp, err := http.Get("http://" + r.metrics + "/metrics")
+	return metricSeries(r.metrics, name)
+}
+
+// metricSeries returns every sample of the metric name on a metrics
+// address, by its label set.
+func metricSeries(addr, name string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return nil, err
 	}

@@ -131,6 +131,8 @@ func TestShardsReconcileDisjointSetsAndShareSources(t *testing.T) {
 	commits["src2"]("two")
 	src2 := &sourcev1.GitRepository{}
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "src2"}, src2)).To(Succeed())
+	oldURL := src2.Status.Artifact.URL
+	g.Expect(httpStatus(oldURL)).To(Equal(http.StatusOK))
 	patch := client.MergeFrom(src2.DeepCopy())
 	src2.Labels[shardKey] = "shard1"
 	g.Expect(env.Client.Patch(ctx, src2, patch)).To(Succeed())
@@ -146,6 +148,8 @@ func TestShardsReconcileDisjointSetsAndShareSources(t *testing.T) {
 		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "k2-cm"}, cm)
 		return cm.Data["value"]
 	}, 60*time.Second, 200*time.Millisecond).Should(Equal("two"))
+	// The old shard drops its copy once the new owner has published.
+	g.Eventually(func() (int, error) { return httpStatus(oldURL) }, 30*time.Second, 200*time.Millisecond).Should(Equal(http.StatusNotFound))
 }
 
 func httpStatus(url string) (int, error) {

@@ -69,16 +69,20 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	// Fingerprints of applied objects, so unchanged objects are
 	// not applied again at every interval (apply.Ledger).
-	var namespaces []string
-	if e.cfg.WatchNamespace != "" {
-		namespaces = []string{e.cfg.WatchNamespace}
-	}
-	fingerprints, err := apply.NewCachedFingerprints(mgr, namespaces)
-	if err != nil {
-		return fmt.Errorf("setting up the applied objects' cache: %w", err)
-	}
-	if err := mgr.Add(fingerprints); err != nil {
-		return err
+	var fingerprints apply.LiveFingerprints
+	if e.cfg.ApplyLedger {
+		var namespaces []string
+		if e.cfg.WatchNamespace != "" {
+			namespaces = []string{e.cfg.WatchNamespace}
+		}
+		f, err := apply.NewCachedFingerprints(mgr, namespaces)
+		if err != nil {
+			return fmt.Errorf("setting up the applied objects' cache: %w", err)
+		}
+		if err := mgr.Add(f); err != nil {
+			return err
+		}
+		fingerprints = f
 	}
 	ks := &kustomization.Reconciler{
 		Plugins:  catalog,
@@ -87,7 +91,7 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
 			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
 			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
-			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity, Fingerprints: fingerprints,
+			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity, Fingerprints: fingerprints, NoLedger: !e.cfg.ApplyLedger,
 			HistoryRefresh: e.cfg.HistoryRefresh,
 			// Artifacts of this engine's storage are read in process.
 			OpenArtifact: storage.OpenLocal},

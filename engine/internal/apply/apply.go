@@ -36,15 +36,14 @@ func (e *PruneError) Unwrap() error { return e.Err }
 // first, then class objects, then the rest) and, with spec.prune, deletes
 // what left the inventory. It keeps o.Status.Inventory current: on a
 // failed apply it holds what the apply may have created, and nothing is
-// recorded as applied. full sends every object, even those the ledger
-// proves untouched (a reconcile the user asked for).
-func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured, full bool) (*Result, error) {
+// recorded as applied.
+func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured) (*Result, error) {
 	prev := o.Status.Inventory
 	written, err := RecordIntent(ctx, c, o, objs)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := cl.applyAll(ctx, objs, ApplyOptions(o), full)
+	cs, err := cl.applyAll(ctx, objs, ApplyOptions(o))
 	if err != nil {
 		// What a staged apply changed before failing is named in the
 		// message.
@@ -89,15 +88,11 @@ func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kus
 // applyAll applies objs in Flux's stages, leaving out those the ledger
 // proves untouched since this process applied them; those are reported
 // unchanged.
-func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions, full bool) (*ssa.ChangeSet, error) {
+func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions) (*ssa.ChangeSet, error) {
 	if cl.ledger == nil {
 		return cl.RM.ApplyAllStaged(ctx, objs, opts)
 	}
-	var fingerprints LiveFingerprints = cl.fingerprints
-	if full {
-		fingerprints = unknownFingerprints{}
-	}
-	same, rest, digests := cl.ledger.unchanged(ctx, cl.id, fingerprints, objs)
+	same, rest, digests := cl.ledger.unchanged(ctx, cl.id, cl.fingerprints, objs)
 	cs := ssa.NewChangeSet()
 	if len(rest) > 0 {
 		ctx, seen := withSeen(ctx)

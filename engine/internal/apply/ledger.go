@@ -33,10 +33,8 @@ import (
 // cache (a remote one) and the first reconcile after a restart.
 //
 // The cache follows the cluster by a watch, a few milliseconds behind: a
-// change made in those milliseconds before a periodic reconcile is
-// corrected by the next one. A reconcile the user asks for
-// (reconcile.fluxcd.io/requestedAt) bypasses the ledger and checks every
-// object.
+// change made in those milliseconds before a reconcile is corrected by the
+// next one.
 
 // LiveFingerprints reads the fingerprints of live objects without a
 // request to the API server. ok is false when it does not know (not cached,
@@ -77,7 +75,14 @@ func digest(u *unstructured.Unstructured) ([sha256.Size]byte, bool) {
 // digests of the rest for record.
 func (l *Ledger) unchanged(ctx context.Context, cluster string, v LiveFingerprints, objs []*unstructured.Unstructured) (same []ssa.ChangeSetEntry, rest []*unstructured.Unstructured, digests map[string][sha256.Size]byte) {
 	digests = map[string][sha256.Size]byte{}
+	asked := map[schema.GroupVersionKind]bool{}
 	for _, u := range objs {
+		// Asking starts the kind's informer, so that it has synced by the
+		// next reconcile even when the ledger knows nothing yet.
+		if gvk := u.GroupVersionKind(); !asked[gvk] {
+			asked[gvk] = true
+			_, _ = v.Fingerprint(ctx, gvk, u.GetNamespace(), u.GetName())
+		}
 		m := object.UnstructuredToObjMetadata(u)
 		d, ok := digest(u)
 		if !ok {

@@ -152,10 +152,3 @@ func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVe
 	fp := u.GetAnnotations()[fingerprintAnnotation]
 	return fp, fp != ""
 }
-
-// unknownFingerprints knows nothing: every object takes the full path.
-type unknownFingerprints struct{}
-
-func (unknownFingerprints) Fingerprint(context.Context, schema.GroupVersionKind, string, string) (string, bool) {
-	return "", false
-}

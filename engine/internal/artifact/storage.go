@@ -129,6 +129,17 @@ func (s *Storage) GC(kind, namespace, name string, keep int) error {
 	return nil
 }
 
+// Holds reports whether the storage has a directory for the object.
+func (s *Storage) Holds(kind, namespace, name string) bool {
+	_, err := os.Stat(filepath.Join(s.Root, strings.ToLower(kind), namespace, name))
+	return err == nil
+}
+
+// Serves reports whether a's URL is one of this storage's.
+func (s *Storage) Serves(a *meta.Artifact) bool {
+	return a != nil && strings.HasPrefix(a.URL, strings.TrimSuffix(s.BaseURL, "/")+"/")
+}
+
 // Remove deletes every artifact of the object.
 func (s *Storage) Remove(kind, namespace, name string) error {
 	if err := os.RemoveAll(filepath.Join(s.Root, strings.ToLower(kind), namespace, name)); err != nil {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"k8s.io/client-go/rest"
 	"testing"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,8 +15,15 @@ import (
 // may run its own manager.
 func (e *Env) Manager(t testing.TB, setup func(ctx context.Context, mgr ctrl.Manager) error) ctrl.Manager {
 	t.Helper()
+	return e.ManagerWithConfig(t, e.Config, setup)
+}
+
+// ManagerWithConfig is Manager with the manager's clients built from cfg
+// (to set the engine's client rate limits, say).
+func (e *Env) ManagerWithConfig(t testing.TB, cfg *rest.Config, setup func(ctx context.Context, mgr ctrl.Manager) error) ctrl.Manager {
+	t.Helper()
 	skip := true
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",

@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
@@ -72,6 +73,12 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		For(&sourcev1.GitRepository{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}),
 			predicate.NewPredicateFuncs(r.owns))).
+		// Another shard's source whose artifacts this replica still holds
+		// (it moved shards, or was deleted) is cleaned up.
+		Watches(&sourcev1.GitRepository{}, &handler.EnqueueRequestForObject{},
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return !r.owns(o) && r.Storage.Holds(sourcev1.GitRepositoryKind, o.GetNamespace(), o.GetName())
+			}))).
 		// A new artifact rebuilds the GitRepositories that include it at
 		// once, rather than at their next interval.
 		Watches(&sourcev1.GitRepository{}, handler.EnqueueRequestsFromMapFunc(r.includers),
@@ -84,11 +91,17 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := &sourcev1.GitRepository{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		if apierrors.IsNotFound(err) {
+			// Gone while another shard owned it: that shard's finalizer
+			// removed its artifacts, not the copies this replica kept.
+			return ctrl.Result{}, r.dropStale(ctx, req.NamespacedName, nil)
+		}
+		return ctrl.Result{}, err
 	}
 	if !r.owns(obj) {
-		// Another shard's source, reached by a requeue or an include.
-		return ctrl.Result{}, nil
+		// Another shard's source, reached by a requeue, an include, or a
+		// move out of this shard.
+		return ctrl.Result{}, r.dropStale(ctx, req.NamespacedName, obj)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, obj)
@@ -125,6 +138,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		conditions.MarkTrue(o, sourcev1.ArtifactInStorageCondition, meta.SucceededReason, "%s", msg)
 		return reconcile.Outcome{Reason: meta.SucceededReason, Message: msg, RequeueAfter: r.jitter(o.Spec.Interval.Duration)}
 	})
+}
+
+// dropStale removes this replica's artifacts of a source it does not own,
+// once no one can be reading them: the source is gone, or its status
+// names no artifact of this replica's (the new owner has published its
+// own). Until then Kustomizations may still fetch the old URL.
+func (r *Reconciler) dropStale(ctx context.Context, key types.NamespacedName, o *sourcev1.GitRepository) error {
+	if r.Storage == nil || !r.Storage.Holds(sourcev1.GitRepositoryKind, key.Namespace, key.Name) {
+		return nil
+	}
+	if o != nil && o.Status.Artifact != nil && r.Storage.Serves(o.Status.Artifact) {
+		return nil
+	}
+	ctrl.LoggerFrom(ctx).Info("removing the artifacts of a source this replica does not own")
+	return r.Storage.Remove(sourcev1.GitRepositoryKind, key.Namespace, key.Name)
 }
 
 // owns reports whether o belongs to this replica's shard.

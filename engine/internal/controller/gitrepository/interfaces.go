@@ -40,6 +40,10 @@ type Storage interface {
 	GC(kind, namespace, name string, keep int) error
 	// Remove deletes every artifact of the object.
 	Remove(kind, namespace, name string) error
+	// Holds reports whether any artifact of the object is stored.
+	Holds(kind, namespace, name string) bool
+	// Serves reports whether the artifact's URL is this storage's.
+	Serves(a *meta.Artifact) bool
 }
 
 var _ Storage = (*artifact.Storage)(nil)

@@ -23,7 +23,7 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		return nil
 	}
 	s.digest = buildDigest(s.objects)
-	res, err := apply.Apply(ctx, r.Client, s.cluster, o, s.objects, s.requested)
+	res, err := apply.Apply(ctx, r.Client, s.cluster, o, s.objects)
 	if err != nil {
 		if pe := (*apply.PruneError)(nil); errors.As(err, &pe) {
 			return reconcile.Retry(meta.PruneFailedReason, err)

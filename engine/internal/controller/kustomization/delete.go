@@ -37,6 +37,7 @@ func (r *Reconciler) finalize(ctx context.Context, o *kustomizev1.Kustomization)
 		}
 	}
 	r.waits.Clear(client.ObjectKeyFromObject(o))
+	r.builds.drop(client.ObjectKeyFromObject(o))
 	return ctrl.Result{}, reconcile.RemoveFinalizer(ctx, r.Client, o, finalizer)
 }
 

@@ -143,7 +143,7 @@ func (r *Reconciler) newCluster(cfg *rest.Config, ns, sa string, local bool) (*a
 		return nil, err
 	}
 	opts := apply.ClusterOptions{ID: "sa/" + ns + "/" + sa, Local: local, Account: sa}
-	if local {
+	if local && r.ledger != nil {
 		// The engine's own cluster: the engine's cache sees the objects.
 		opts.Ledger, opts.Fingerprints = r.ledger, r.Fingerprints
 	}

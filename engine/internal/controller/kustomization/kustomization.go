@@ -80,6 +80,8 @@ type Options struct {
 	// touched since this process applied them are not sent again (see
 	// apply.Ledger). Nil: a cache over every namespace.
 	Fingerprints apply.LiveFingerprints
+	// NoLedger applies every object at every reconcile, as Flux does.
+	NoLedger bool
 }
 
 // Reconciler reconciles Kustomizations.
@@ -100,6 +102,7 @@ type Reconciler struct {
 	health    *apply.Health
 	ledger    *apply.Ledger
 	quiet     quietCounts
+	builds    builds
 }
 
 // SetupWithManager registers the controller. A new source artifact or a
@@ -133,8 +136,10 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	r.cache, r.apiReader, r.waits = mgr.GetCache(), mgr.GetAPIReader(), apply.NewWaits[*waitState]()
 	r.health = &apply.Health{Cache: r.cache, Client: r.Client, Plugins: r.Plugins}
 	r.restCfg = mgr.GetConfig()
-	r.ledger = apply.NewLedger()
-	if r.Fingerprints == nil {
+	if !r.NoLedger {
+		r.ledger = apply.NewLedger()
+	}
+	if r.Fingerprints == nil && !r.NoLedger {
 		v, err := apply.NewCachedFingerprints(mgr, nil)
 		if err != nil {
 			return fmt.Errorf("setting up the applied objects' cache: %w", err)
@@ -199,11 +204,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	var s state
-	// A reconcile the user asked for (reconcile.fluxcd.io/requestedAt)
-	// checks every object for drift, even those the ledger holds.
-	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok && v != obj.Status.LastHandledReconcileAt {
-		s.requested = true
-	}
 	steps := []reconcile.Step[*kustomizev1.Kustomization]{
 		r.validate, r.checkDependencies,
 		func(ctx context.Context, o *kustomizev1.Kustomization) error { return r.connect(ctx, o, &s) },
@@ -252,8 +252,6 @@ type state struct {
 	inventory  *kustomizev1.ResourceInventory
 	objects    []*unstructured.Unstructured
 	applied    object.ObjMetadataSet
-	// requested: the user asked for this reconcile.
-	requested bool
 	// changed: the apply created, changed or deleted an object.
 	changed bool
 }
@@ -309,6 +307,14 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 		s.resume = ws
 		return nil
 	}
+	key := client.ObjectKeyFromObject(o)
+	buildKey, keep := r.buildKey(o, a)
+	if keep {
+		if objs, ok := r.builds.get(key, buildKey); ok {
+			s.objects = objs
+			return nil
+		}
+	}
 	fs, err := build.Fetch(ctx, r.HTTPClient, r.OpenArtifact, a.URL, a.Digest)
 	if err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, err)
@@ -323,6 +329,11 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 		return reconcile.Retry(meta.BuildFailedReason, err)
 	}
 	build.Label(objs, o)
+	if keep {
+		r.builds.put(key, buildKey, objs)
+	} else {
+		r.builds.drop(key)
+	}
 	s.objects = objs
 	return nil
 }

@@ -42,7 +42,7 @@ type artifacts struct {
 	hits  atomic.Int64
 }
 
-func newArtifacts(t *testing.T) *artifacts {
+func newArtifacts(t testing.TB) *artifacts {
 	a := &artifacts{files: map[string][]byte{}}
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.hits.Add(1)
@@ -61,7 +61,7 @@ func newArtifacts(t *testing.T) *artifacts {
 
 // publish stores a tarball of files and sets it as the GitRepository's
 // artifact, creating the GitRepository when needed.
-func (a *artifacts) publish(t *testing.T, ns, name, revision string, files map[string]string) {
+func (a *artifacts) publish(t testing.TB, ns, name, revision string, files map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -82,7 +82,7 @@ func (a *artifacts) publish(t *testing.T, ns, name, revision string, files map[s
 
 // publishTarball stores a tarball as it is and sets it as the
 // GitRepository's artifact, creating the GitRepository when needed.
-func (a *artifacts) publishTarball(t *testing.T, ns, name, revision string, tarball []byte) {
+func (a *artifacts) publishTarball(t testing.TB, ns, name, revision string, tarball []byte) {
 	t.Helper()
 	digest := fmt.Sprintf("%x", sha256.Sum256(tarball))
 	p := fmt.Sprintf("/gitrepository/%s/%s/%s.tar.gz", ns, name, digest)

@@ -67,8 +67,7 @@ func (c *countingClient) Patch(ctx context.Context, obj client.Object, p client.
 
 // TestLedgerSkipsUntouchedObjects: an object nobody wrote since the last
 // apply costs no request; a write by anyone, a changed manifest, a deleted
-// object and a reconcile the user asked for each take the full path, and
-// drift is corrected.
+// object and a restart each take the full path, and drift is corrected.
 func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -105,11 +104,11 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 		}
 		return out
 	}
-	run := func(data map[string]string, full bool) *apply.Result {
+	run := func(data map[string]string) *apply.Result {
 		t.Helper()
 		o := &kustomizev1.Kustomization{}
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), o)).To(Succeed())
-		res, err := apply.Apply(ctx, env.Client, cl, o, objs(data), full)
+		res, err := apply.Apply(ctx, env.Client, cl, o, objs(data))
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(res.Inventory.Entries).To(HaveLen(3))
 		return res
@@ -135,7 +134,7 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 	all := map[string]int{"a": 1, "b": 1, "c": 1}
 
 	// The first apply sends everything.
-	res := run(nil, false)
+	res := run(nil)
 	g.Expect(res.Changes).To(ContainSubstring("ConfigMap/" + ns + "/a created"))
 	_, dry, wr := cc.reset()
 	g.Expect(dry).To(Equal(all))
@@ -145,7 +144,7 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 	}
 
 	// Untouched: nothing is read or sent, all reported unchanged.
-	res = run(nil, false)
+	res = run(nil)
 	g.Expect(res.Changes).To(BeEmpty())
 	g.Expect(res.Applied).To(HaveLen(3))
 	gets, dry, wr := cc.reset()
@@ -159,7 +158,7 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 	live.Data["k"] = "edited"
 	g.Expect(env.Client.Update(ctx, live)).To(Succeed())
 	cached("a")
-	res = run(nil, false)
+	res = run(nil)
 	g.Expect(res.Changes).To(Equal("ConfigMap/" + ns + "/a configured"))
 	gets, dry, wr = cc.reset()
 	g.Expect(gets).To(Equal(map[string]int{"a": 1}))
@@ -170,7 +169,7 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 	cached("a")
 
 	// A changed manifest is sent.
-	res = run(map[string]string{"b": "new"}, false)
+	res = run(map[string]string{"b": "new"})
 	g.Expect(res.Changes).To(Equal("ConfigMap/" + ns + "/b configured"))
 	_, dry, _ = cc.reset()
 	g.Expect(dry).To(Equal(map[string]int{"b": 1}))
@@ -179,21 +178,21 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 	// A deleted object is created again.
 	g.Expect(env.Client.Delete(ctx, &corev1.ConfigMap{ObjectMeta: live.ObjectMeta})).To(Succeed())
 	cached("a")
-	res = run(map[string]string{"b": "new"}, false)
+	res = run(map[string]string{"b": "new"})
 	g.Expect(res.Changes).To(Equal("ConfigMap/" + ns + "/a created"))
 	_, dry, _ = cc.reset()
 	g.Expect(dry).To(Equal(map[string]int{"a": 1}))
 	cached("a")
 
-	// A reconcile the user asked for checks every object.
-	res = run(map[string]string{"b": "new"}, true)
+	// An object found unchanged by a full check is recorded as well: a
+	// new ledger (a restart) checks everything once, then nothing.
+	cl = apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+	res = run(map[string]string{"b": "new"})
 	g.Expect(res.Changes).To(BeEmpty())
 	_, dry, wr = cc.reset()
 	g.Expect(dry).To(Equal(all))
 	g.Expect(wr).To(BeEmpty())
-
-	// An unchanged object found by a full check is recorded as well.
-	run(map[string]string{"b": "new"}, false)
+	run(map[string]string{"b": "new"})
 	gets, dry, _ = cc.reset()
 	g.Expect(gets).To(BeEmpty())
 	g.Expect(dry).To(BeEmpty())
@@ -234,7 +233,7 @@ func TestLedgerIgnoresStatusWrites(t *testing.T) {
 		t.Helper()
 		o := &kustomizev1.Kustomization{}
 		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), o)).To(Succeed())
-		res, err := apply.Apply(ctx, env.Client, cl, o, svc(), false)
+		res, err := apply.Apply(ctx, env.Client, cl, o, svc())
 		g.Expect(err).NotTo(HaveOccurred())
 		return res.Changes
 	}

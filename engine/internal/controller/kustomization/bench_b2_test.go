@@ -1,0 +1,187 @@
+package kustomization
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/weir-gitops/weir/engine/internal/apply"
+	"github.com/weir-gitops/weir/engine/internal/testenv"
+)
+
+// BenchmarkB2ConfigMaps is issue 4's B2: one Kustomization of N ConfigMaps
+// (WEIR_B2_OBJECTS, default 5000) through the controller on the test API
+// server, with the engine's client limits (100 QPS, burst 300).
+//
+//   - create: from creating the Kustomization to Ready; objects/s.
+//   - no-op: a requested reconcile of the applied revision, from the
+//     annotation to status.lastHandledReconcileAt.
+//   - drift: 1% of the ConfigMaps edited behind its back, then a requested
+//     reconcile, until handled, the edits undone; and the same for a
+//     Kustomization of only those objects (the changed subset).
+//     drift-ratio is the first over the second.
+//
+// Targets (issue 4): create ≥ 500 objects/s, no-op ≤ 200 ms, drift-ratio ≤ 2.
+func BenchmarkB2ConfigMaps(b *testing.B) {
+	ctrl.SetLogger(logr.Discard())
+	n := 5000
+	if v, err := strconv.Atoi(os.Getenv("WEIR_B2_OBJECTS")); err == nil && v >= 100 {
+		n = v
+	}
+	drifted := n / 100
+	var r *Reconciler
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 100, 300
+	env.ManagerWithConfig(b, cfg, func(ctx context.Context, mgr ctrl.Manager) error {
+		r = &Reconciler{Client: mgr.GetClient(), Options: Options{Concurrent: 4}}
+		return r.SetupWithManager(ctx, mgr)
+	})
+	ctx := context.Background()
+	a := newArtifacts(b)
+	for i := 0; i < b.N; i++ {
+		ns := env.Namespace(b)
+		big := configMaps("cm", n)
+		small := configMaps("sub", drifted)
+		a.publish(b, ns, "big", "main@sha1:"+strings.Repeat("b", 40), big)
+		a.publish(b, ns, "small", "main@sha1:"+strings.Repeat("c", 40), small)
+
+		b.StartTimer()
+		create := applyKS(b, ns, "big")
+		noop := requestReconcile(b, ns, "big", "noop")
+		b.StopTimer()
+		applyKS(b, ns, "small")
+
+		// Edit 1% of each: the first drifted names of both sets.
+		edit := func(prefix string) {
+			for j := range drifted {
+				name := fmt.Sprintf("%s-%05d", prefix, j)
+				cm := &corev1.ConfigMap{}
+				if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cm); err != nil {
+					b.Fatal(err)
+				}
+				cm.Data["k"] = "edited"
+				if err := env.Client.Update(ctx, cm); err != nil {
+					b.Fatal(err)
+				}
+				waitFingerprint(b, r, cm)
+			}
+		}
+		edit("cm")
+		b.StartTimer()
+		drift := requestReconcile(b, ns, "big", "drift")
+		b.StopTimer()
+		edit("sub")
+		subset := requestReconcile(b, ns, "small", "drift")
+		for _, prefix := range []string{"cm", "sub"} {
+			cm := &corev1.ConfigMap{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: prefix + "-00000"}, cm); err != nil {
+				b.Fatal(err)
+			}
+			if cm.Data["k"] != "v" {
+				b.Fatalf("%s: drift not corrected: %q", cm.Name, cm.Data["k"])
+			}
+		}
+		b.ReportMetric(float64(n)/create.Seconds(), "create-objects/s")
+		b.ReportMetric(float64(noop.Milliseconds()), "noop-ms")
+		b.ReportMetric(float64(drift.Milliseconds()), "drift-ms")
+		b.ReportMetric(float64(subset.Milliseconds()), "subset-ms")
+		b.ReportMetric(drift.Seconds()/subset.Seconds(), "drift-ratio")
+	}
+}
+
+// configMaps is n ConfigMap manifests named prefix-00000..., 100 a file.
+func configMaps(prefix string, n int) map[string]string {
+	files := map[string]string{}
+	var sb strings.Builder
+	for j := range n {
+		fmt.Fprintf(&sb, "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s-%05d\ndata:\n  k: v\n", prefix, j)
+		if j%100 == 99 || j == n-1 {
+			files[fmt.Sprintf("%s-%03d.yaml", prefix, j/100)] = sb.String()
+			sb.Reset()
+		}
+	}
+	return files
+}
+
+// applyKS creates the Kustomization of the GitRepository name and waits
+// until it is Ready.
+func applyKS(b *testing.B, ns, name string) time.Duration {
+	b.Helper()
+	k := testenv.Kustomization(ns, name, name, "./", func(k *kustomizev1.Kustomization) {
+		k.Spec.Prune, k.Spec.TargetNamespace = true, ns
+	})
+	start := time.Now()
+	if err := env.Client.Create(context.Background(), k); err != nil {
+		b.Fatal(err)
+	}
+	return waitFor(b, k, func(k *kustomizev1.Kustomization) bool {
+		return conditions.IsReady(k) && k.Status.LastAppliedRevision != ""
+	}, start)
+}
+
+// requestReconcile sets reconcile.fluxcd.io/requestedAt and waits until
+// the reconcile handled it.
+func requestReconcile(b *testing.B, ns, name, value string) time.Duration {
+	b.Helper()
+	k := &kustomizev1.Kustomization{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, k); err != nil {
+		b.Fatal(err)
+	}
+	patch := client.MergeFrom(k.DeepCopy())
+	k.Annotations = map[string]string{meta.ReconcileRequestAnnotation: value}
+	start := time.Now()
+	if err := env.Client.Patch(context.Background(), k, patch); err != nil {
+		b.Fatal(err)
+	}
+	return waitFor(b, k, func(k *kustomizev1.Kustomization) bool {
+		return k.Status.LastHandledReconcileAt == value && conditions.IsReady(k)
+	}, start)
+}
+
+func waitFor(b *testing.B, k *kustomizev1.Kustomization, done func(*kustomizev1.Kustomization) bool, start time.Time) time.Duration {
+	b.Helper()
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(k), k); err != nil {
+			b.Fatal(err)
+		}
+		if done(k) {
+			return time.Since(start)
+		}
+		if conditions.IsFalse(k, meta.ReadyCondition) {
+			b.Fatalf("%s: %s", k.Name, conditions.GetMessage(k, meta.ReadyCondition))
+		}
+	}
+	b.Fatalf("%s: not done after 10 minutes", k.Name)
+	return 0
+}
+
+// waitFingerprint waits until the engine's cache has seen cm as it is.
+func waitFingerprint(b *testing.B, r *Reconciler, cm *corev1.ConfigMap) {
+	b.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(cm), u); err != nil {
+		b.Fatal(err)
+	}
+	want, _ := apply.Fingerprint(u)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if fp, ok := r.Fingerprints.Fingerprint(context.Background(), u.GroupVersionKind(), cm.Namespace, cm.Name); ok && fp == want {
+			return
+		}
+	}
+	b.Fatalf("the cache never saw %s", cm.Name)
+}
