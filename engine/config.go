@@ -34,7 +34,10 @@ type Config struct {
 	HistoryRefresh time.Duration
 	// ApplyLedger skips applying objects nobody touched since this process
 	// applied them (docs/decisions/0007-quiet-reconciles.md).
-	ApplyLedger            bool
+	ApplyLedger bool
+	// MemoryTrimInterval is how often the engine hands back memory it
+	// does not use (0: never).
+	MemoryTrimInterval     time.Duration
 	WatchNamespace         string
 	WatchLabelSelector     string
 	StoragePath            string
@@ -73,6 +76,7 @@ func DefaultConfig() Config {
 		Concurrent:                  10,
 		HistoryRefresh:              time.Hour,
 		ApplyLedger:                 true,
+		MemoryTrimInterval:          5 * time.Minute,
 		WatchLabelSelector:          "",
 		StoragePath:                 "/data",
 		StorageAddr:                 ":9090",
@@ -101,6 +105,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LeaderElectionRetryPeriod, "leader-election-retry-period", c.LeaderElectionRetryPeriod, "How often leader election is tried.")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
 	fs.DurationVar(&c.HistoryRefresh, "history-refresh-interval", c.HistoryRefresh, "How often a Kustomization reconcile that changed nothing still rewrites status.history; 0 rewrites it at every reconcile, as Flux does.")
+	fs.DurationVar(&c.MemoryTrimInterval, "memory-trim-interval", c.MemoryTrimInterval, "How often to hand back to the kernel the heap and binary pages the engine holds but does not use; 0 never does.")
 	fs.BoolVar(&c.ApplyLedger, "apply-ledger", c.ApplyLedger, "Skip objects nobody changed since this process applied them; false dry-runs every object at every reconcile, as Flux does.")
 	fs.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "Reconciles run at once per kind.")
 	fs.StringVar(&c.WatchNamespace, "watch-namespace", c.WatchNamespace, "Watch only this namespace; empty means all.")
@@ -146,6 +151,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KubeAPIQPS <= 0 || c.KubeAPIBurst <= 0 {
 		bad("kube-api-qps", "and --kube-api-burst must be positive, got %v and %d", c.KubeAPIQPS, c.KubeAPIBurst)
+	}
+	if c.MemoryTrimInterval < 0 {
+		bad("memory-trim-interval", "must not be negative, got %s", c.MemoryTrimInterval)
 	}
 	if c.HistoryRefresh < 0 {
 		bad("history-refresh-interval", "must not be negative, got %s", c.HistoryRefresh)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package engine
+
+func pageOutBinary() (int, error) { return 0, nil }
