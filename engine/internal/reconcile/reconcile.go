@@ -8,8 +8,9 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
-	"github.com/fluxcd/pkg/runtime/patch"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -74,6 +75,9 @@ type Outcome struct {
 	Message string
 	// RequeueAfter schedules the next reconcile; zero means only on change.
 	RequeueAfter time.Duration
+	// Announced: a step already recorded an event that tells this
+	// outcome, so becoming Ready records none.
+	Announced bool
 }
 
 // Runner runs steps for one kind.
@@ -81,9 +85,6 @@ type Runner[T Object] struct {
 	Client     client.Client
 	Recorder   record.EventRecorder
 	FieldOwner string
-	// Owned lists the conditions this kind's reconciler owns; others are
-	// left as the API server has them.
-	Owned []string
 	// Handled records a handled reconcile request (requestedAt) on obj.
 	Handled func(obj T, value string)
 }
@@ -96,7 +97,7 @@ type BeforePatch[T Object] func(obj T)
 
 func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T) Outcome, before ...BeforePatch[T]) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
-	patcher := patch.NewSerialPatcher(obj, r.Client)
+	orig := obj.DeepCopyObject().(client.Object)
 	wasReady := conditions.IsReady(obj)
 	if v, ok := meta.ReconcileAnnotationValue(obj.GetAnnotations()); ok && r.Handled != nil {
 		r.Handled(obj, v)
@@ -106,12 +107,7 @@ func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T
 		for _, f := range before {
 			f(obj)
 		}
-		owned := append([]string{meta.ReadyCondition, meta.ReconcilingCondition, meta.StalledCondition}, r.Owned...)
-		if err := patcher.Patch(ctx, obj,
-			patch.WithOwnedConditions{Conditions: owned},
-			patch.WithFieldOwner(r.FieldOwner),
-			patch.WithStatusObservedGeneration{},
-		); err != nil {
+		if err := r.patchStatus(ctx, orig, obj); err != nil {
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", client.IgnoreNotFound(err))})
 		}
 	}()
@@ -145,10 +141,38 @@ func (r *Runner[T]) Run(ctx context.Context, obj T, steps []Step[T], done func(T
 	conditions.MarkTrue(obj, meta.ReadyCondition, out.Reason, "%s", out.Message)
 	conditions.Delete(obj, meta.ReconcilingCondition)
 	conditions.Delete(obj, meta.StalledCondition)
-	if !wasReady {
+	if !wasReady && !out.Announced {
 		r.event(obj, corev1.EventTypeNormal, out.Reason, out.Message)
 	}
 	return ctrl.Result{RequeueAfter: out.RequeueAfter}, nil
+}
+
+// patchStatus writes what the reconcile changed in obj's status since orig
+// in one merge patch, with status.observedGeneration set to the
+// generation; nothing is sent when nothing changed. The engine is the only
+// writer of these objects' status, so the conditions need no three-way
+// merge (fluxcd/pkg/runtime's patch helper sends them in a second
+// request).
+func (r *Runner[T]) patchStatus(ctx context.Context, orig client.Object, obj T) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	if err := unstructured.SetNestedField(u, obj.GetGeneration(), "status", "observedGeneration"); err != nil {
+		return err
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, obj); err != nil {
+		return err
+	}
+	p := client.MergeFrom(orig)
+	data, err := p.Data(obj)
+	if err != nil {
+		return err
+	}
+	if string(data) == "{}" {
+		return nil
+	}
+	return r.Client.Status().Patch(ctx, obj, p, client.FieldOwner(r.FieldOwner))
 }
 
 func (r *Runner[T]) event(obj T, typ, reason, msg string) {

@@ -60,9 +60,6 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	r.runner = &reconcile.Runner[*sourcev1.GitRepository]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
-		Owned: []string{sourcev1.ArtifactInStorageCondition, sourcev1.FetchFailedCondition,
-			sourcev1.StorageOperationFailedCondition, sourcev1.ArtifactOutdatedCondition,
-			sourcev1.IncludeUnavailableCondition, sourcev1.SourceVerifiedCondition},
 		Handled: func(o *sourcev1.GitRepository, v string) { o.Status.LastHandledReconcileAt = v },
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &sourcev1.GitRepository{}, includeIndex, indexIncludes); err != nil {
@@ -136,7 +133,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return r.runner.Run(ctx, obj, steps, func(o *sourcev1.GitRepository) reconcile.Outcome {
 		msg := fmt.Sprintf("stored artifact for revision '%s'", o.Status.Artifact.Revision)
 		conditions.MarkTrue(o, sourcev1.ArtifactInStorageCondition, meta.SucceededReason, "%s", msg)
-		return reconcile.Outcome{Reason: meta.SucceededReason, Message: msg, RequeueAfter: r.jitter(o.Spec.Interval.Duration)}
+		// A new artifact's NewArtifact event says it already, as the one
+		// event source-controller records.
+		return reconcile.Outcome{Reason: meta.SucceededReason, Message: msg, RequeueAfter: r.jitter(o.Spec.Interval.Duration),
+			Announced: s.announced}
 	})
 }
 
@@ -165,7 +165,9 @@ type state struct {
 	dir      string
 	revision string
 	upToDate bool
-	checkout git.Checkout
+	// announced: a NewArtifact event was recorded.
+	announced bool
+	checkout  git.Checkout
 	// includes are the included artifacts, index for index with
 	// spec.include.
 	includes []*meta.Artifact
@@ -234,6 +236,7 @@ func (r *Reconciler) store(ctx context.Context, o *sourcev1.GitRepository, s *st
 	if err := r.Storage.GC(sourcev1.GitRepositoryKind, o.Namespace, o.Name, max(r.ArtifactRetention, 1)); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "garbage collecting artifacts")
 	}
+	s.announced = changed
 	if changed && r.Recorder != nil {
 		r.Recorder.AnnotatedEventf(o, map[string]string{"source.toolkit.fluxcd.io/revision": a.Revision},
 			corev1.EventTypeNormal, "NewArtifact", "stored artifact for revision '%s'", a.Revision)

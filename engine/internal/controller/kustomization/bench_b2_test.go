@@ -179,7 +179,7 @@ func waitFor(b *testing.B, k *kustomizev1.Kustomization, done func(*kustomizev1.
 			*k = *got
 			return elapsed
 		}
-		if conditions.IsFalse(got, meta.ReadyCondition) {
+		if conditions.IsFalse(got, meta.ReadyCondition) && conditions.GetReason(got, meta.ReadyCondition) != meta.DependencyNotReadyReason {
 			b.Fatalf("%s: %s", got.Name, conditions.GetMessage(got, meta.ReadyCondition))
 		}
 	}

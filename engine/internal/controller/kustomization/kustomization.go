@@ -154,7 +154,6 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	r.local.Reader = r.apiReader
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
-		Owned:   []string{meta.HealthyCondition, TransformedCondition},
 		Handled: func(o *kustomizev1.Kustomization, v string) { o.Status.LastHandledReconcileAt = v },
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -269,6 +268,17 @@ func (r *Reconciler) validate(_ context.Context, o *kustomizev1.Kustomization) e
 }
 
 func (r *Reconciler) checkDependencies(ctx context.Context, o *kustomizev1.Kustomization) error {
+	if len(o.Spec.DependsOn) == 0 {
+		return nil
+	}
+	// A dependency on the same source must have applied the revision this
+	// Kustomization is about to apply, as in Flux: on a new commit the
+	// dependents wait for it rather than run ahead on its old revision.
+	var revision string
+	src := &sourcev1.GitRepository{}
+	if err := r.Get(ctx, sourceObjectKey(o), src); err == nil && src.GetArtifact() != nil {
+		revision = src.GetArtifact().Revision
+	}
 	for _, d := range o.Spec.DependsOn {
 		ns := d.Namespace
 		if ns == "" {
@@ -281,17 +291,17 @@ func (r *Reconciler) checkDependencies(ctx context.Context, o *kustomizev1.Kusto
 		if !conditions.IsReady(dep) || dep.Generation != dep.Status.ObservedGeneration {
 			return reconcile.Retry(meta.DependencyNotReadyReason, fmt.Errorf("dependency '%s/%s' is not ready", ns, d.Name))
 		}
+		if revision != "" && sourceObjectKey(dep) == sourceObjectKey(o) && dep.Spec.SourceRef.Kind == o.Spec.SourceRef.Kind &&
+			dep.Status.LastAppliedRevision != revision {
+			return reconcile.Retry(meta.DependencyNotReadyReason, fmt.Errorf("dependency '%s/%s' revision is not up to date", ns, d.Name))
+		}
 	}
 	return nil
 }
 
 func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s *state) error {
 	src := &sourcev1.GitRepository{}
-	ns := o.Spec.SourceRef.Namespace
-	if ns == "" {
-		ns = o.Namespace
-	}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.Spec.SourceRef.Name}, src); err != nil {
+	if err := r.Get(ctx, sourceObjectKey(o), src); err != nil {
 		return reconcile.Retry(meta.ArtifactFailedReason, fmt.Errorf("Source '%s' not found", sourceKey(o)))
 	}
 	a := src.GetArtifact()

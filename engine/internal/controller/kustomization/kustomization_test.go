@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,6 +213,58 @@ func TestDependsOnIsEventDriven(t *testing.T) {
 	a.publish(t, ns, "repo1", rev, map[string]string{"one.yaml": cm("one")})
 	waitApplied(t, client.ObjectKeyFromObject(first), rev)
 	waitApplied(t, client.ObjectKeyFromObject(second), rev)
+}
+
+// TestDependsOnSameSourceWaitsForRevision: on a new commit of a shared
+// source, a dependent does not apply it before its dependency has, as in
+// Flux; it follows once the dependency catches up.
+func TestDependsOnSameSourceWaitsForRevision(t *testing.T) {
+	g := NewWithT(t)
+	start(t)
+	a := newArtifacts(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	rev1 := "main@sha1:" + strings.Repeat("1", 40)
+	rev2 := "main@sha1:" + strings.Repeat("2", 40)
+	a.publish(t, ns, "repo", rev1, map[string]string{"one/a.yaml": cm("one"), "two/a.yaml": cm("two")})
+	first := testenv.Kustomization(ns, "first", "repo", "./one", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = ns })
+	second := testenv.Kustomization(ns, "second", "repo", "./two", func(k *kustomizev1.Kustomization) {
+		k.Spec.DependsOn = []kustomizev1.DependencyReference{{Name: "first"}}
+		k.Spec.RetryInterval = &metav1.Duration{Duration: 10 * time.Minute}
+		k.Spec.TargetNamespace = ns
+	})
+	g.Expect(env.Client.Create(ctx, first)).To(Succeed())
+	g.Expect(env.Client.Create(ctx, second)).To(Succeed())
+	waitApplied(t, client.ObjectKeyFromObject(second), rev1)
+
+	// The dependency is held back; the dependent must not run ahead.
+	held := &kustomizev1.Kustomization{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(first), held)).To(Succeed())
+	patch := client.MergeFrom(held.DeepCopy())
+	held.Spec.Suspend = true
+	g.Expect(env.Client.Patch(ctx, held, patch)).To(Succeed())
+	// Suspending changed the generation; the dependency must look Ready
+	// and current, only behind on the revision.
+	held.Status.ObservedGeneration = held.Generation
+	g.Expect(env.Client.Status().Update(ctx, held)).To(Succeed())
+	a.publish(t, ns, "repo", rev2, map[string]string{"one/a.yaml": cm("one"), "two/a.yaml": cm("two")})
+	g.Eventually(func() string {
+		got := &kustomizev1.Kustomization{}
+		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(second), got)
+		return conditions.GetMessage(got, meta.ReadyCondition)
+	}, 20*time.Second, 100*time.Millisecond).Should(Equal("dependency '" + ns + "/first' revision is not up to date"))
+	got := &kustomizev1.Kustomization{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(second), got)).To(Succeed())
+	g.Expect(got.Status.LastAppliedRevision).To(Equal(rev1))
+
+	// Resumed, the dependency applies rev2 and the dependent follows at
+	// once (its retry interval is 10 minutes).
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(first), held)).To(Succeed())
+	patch = client.MergeFrom(held.DeepCopy())
+	held.Spec.Suspend = false
+	g.Expect(env.Client.Patch(ctx, held, patch)).To(Succeed())
+	waitApplied(t, client.ObjectKeyFromObject(first), rev2)
+	waitApplied(t, client.ObjectKeyFromObject(second), rev2)
 }
 
 func TestArtifactAndBuildFailures(t *testing.T) {

@@ -15,6 +15,15 @@ import (
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
 )
 
+// sourceObjectKey is the key of k's source, its namespace defaulted.
+func sourceObjectKey(k *kustomizev1.Kustomization) client.ObjectKey {
+	ns := k.Spec.SourceRef.Namespace
+	if ns == "" {
+		ns = k.Namespace
+	}
+	return client.ObjectKey{Namespace: ns, Name: k.Spec.SourceRef.Name}
+}
+
 func sourceKey(k *kustomizev1.Kustomization) string {
 	ns := k.Spec.SourceRef.Namespace
 	if ns == "" {

@@ -72,7 +72,6 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	}
 	r.runner = &reconcile.Runner[*v1alpha1.Plugin]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
-		Owned:   []string{v1alpha1.SourceVerifiedCondition},
 		Handled: func(o *v1alpha1.Plugin, v string) { o.Status.LastHandledReconcileAt = v },
 	}
 	return ctrl.NewControllerManagedBy(mgr).
