@@ -43,7 +43,8 @@ type LiveFingerprints interface {
 	Fingerprint(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (fp string, ok bool)
 }
 
-// Ledger is the record of what was applied and at which resourceVersion.
+// Ledger is the record of what was applied and the fingerprint the API
+// server returned for it.
 // It is safe for concurrent use.
 type Ledger struct {
 	mu sync.Mutex

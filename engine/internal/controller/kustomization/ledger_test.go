@@ -2,6 +2,8 @@ package kustomization
 
 import (
 	"context"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -279,4 +281,56 @@ func TestLedgerIgnoresStatusWrites(t *testing.T) {
 	g.Expect(dry).To(Equal(map[string]int{"lb": 1}))
 	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lb"}, live)).To(Succeed())
 	g.Expect(live.Labels).To(HaveKey(apply.OwnerGroup + "/namespace"))
+}
+
+// TestQuietReconcileWritesNothing: periodic reconciles of an applied,
+// healthy Kustomization whose objects nobody touched write nothing: not
+// the objects, not the Kustomization's status (history is rewritten at
+// most every HistoryRefresh). They are counted, and the count reaches
+// totalReconciliations at the next write.
+func TestQuietReconcileWritesNothing(t *testing.T) {
+	g := NewWithT(t)
+	var r *Reconciler
+	env.Manager(t, func(ctx context.Context, mgr ctrl.Manager) error {
+		r = &Reconciler{Client: mgr.GetClient(), Options: Options{Concurrent: 4, NoRemoteBases: true, HistoryRefresh: time.Hour}}
+		return r.SetupWithManager(ctx, mgr)
+	})
+	a := newArtifacts(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	rev := "main@sha1:" + strings.Repeat("9", 40)
+	a.publish(t, ns, "repo", rev, map[string]string{"a.yaml": cm("a")})
+	ks := testenv.Kustomization(ns, "quiet", "repo", "./", func(k *kustomizev1.Kustomization) {
+		k.Spec.TargetNamespace, k.Spec.Wait = ns, true
+		k.Spec.Interval = metav1.Duration{Duration: time.Second}
+	})
+	g.Expect(env.Client.Create(ctx, ks)).To(Succeed())
+	got := waitApplied(t, client.ObjectKeyFromObject(ks), rev)
+	live := &corev1.ConfigMap{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a"}, live)).To(Succeed())
+
+	// Let the informers settle, then take the versions.
+	time.Sleep(2 * time.Second)
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), got)).To(Succeed())
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a"}, live)).To(Succeed())
+	ksRV, cmRV := got.ResourceVersion, live.ResourceVersion
+	total := got.Status.History[0].TotalReconciliations
+	key := client.ObjectKeyFromObject(ks)
+	g.Eventually(func() int64 {
+		r.quiet.mu.Lock()
+		defer r.quiet.mu.Unlock()
+		return r.quiet.m[key].n
+	}, 20*time.Second, 100*time.Millisecond).Should(BeNumerically(">=", 3))
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), got)).To(Succeed())
+	g.Expect(got.ResourceVersion).To(Equal(ksRV), "status written by a quiet reconcile")
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a"}, live)).To(Succeed())
+	g.Expect(live.ResourceVersion).To(Equal(cmRV), "object written by a quiet reconcile")
+
+	// The next write carries the quiet reconciles in the count.
+	g.Expect(env.Client.Delete(ctx, live)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(ks), got)).To(Succeed())
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "a"}, &corev1.ConfigMap{})).To(Succeed())
+		g.Expect(got.Status.History[0].TotalReconciliations).To(BeNumerically(">=", total+4))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 }
