@@ -79,6 +79,22 @@ func (t *T) Post(path string, body []byte, headers map[string]string) int {
 	return resp.StatusCode
 }
 
+// PostServed is Post for a call that must be accepted: while the answer is
+// 404 it tries again for a few seconds. A controller serves a Receiver's
+// path from its informer cache, which may learn of the Receiver a moment
+// after the API server reports it Ready; a webhook sender configured after
+// that moment never sees the gap.
+func (t *T) PostServed(path string, body []byte, headers map[string]string) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code := t.Post(path, body, headers)
+		if code != http.StatusNotFound || time.Now().After(deadline) {
+			return code
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // ExpectTriggered waits for o to carry the requestedAt annotation.
 func (t *T) ExpectTriggered(o client.Object) string {
 	var v string
@@ -121,7 +137,11 @@ func hookCase(name, doc, typ string, events []string, want int, req func(token s
 func bodyHookCase(name, doc, typ string, events []string, want int, body []byte, req func(token string, body []byte) map[string]string) Case {
 	return Case{Name: "receiver/" + name, Doc: doc, NeedsReceiver: true, run: func(t *T) {
 		rf := t.ReceiverFor(typ, events)
-		code := t.Post(rf.rcv.Status.WebhookPath, body, req(rf.token, body))
+		post := t.Post
+		if want == accept {
+			post = t.PostServed
+		}
+		code := post(rf.rcv.Status.WebhookPath, body, req(rf.token, body))
 		if want == ignored {
 			t.ExpectNotTriggered(rf.src)
 			return
@@ -199,7 +219,7 @@ func receiverCases() []Case {
 		}},
 		{Name: "receiver/trigger", Doc: "a generic webhook call sets requestedAt on the target, and the target handles it", NeedsReceiver: true, run: func(t *T) {
 			rf := t.ReceiverFor(notificationv1.GenericReceiver, nil)
-			if code := t.Post(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
+			if code := t.PostServed(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
 				t.Fatalf("POST answered %d, want 200", code)
 			}
 			v := t.ExpectTriggered(rf.src)
@@ -216,7 +236,7 @@ func receiverCases() []Case {
 		{Name: "receiver/kustomization-target", Doc: "a Receiver can target a Kustomization (named with its apiVersion, which Flux requires for kinds other than sources)", NeedsReceiver: true, run: func(t *T) {
 			rf := t.ReceiverFor(notificationv1.GenericReceiver, nil, res(notificationv1.CrossNamespaceObjectReference{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind, Name: "app"}))
 			ks := t.Kustomization(rf.ns, "app", "src", "./deploy", func(k *kustomizev1.Kustomization) { k.Spec.TargetNamespace = rf.ns })
-			if code := t.Post(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
+			if code := t.PostServed(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
 				t.Fatalf("POST answered %d, want 200", code)
 			}
 			t.ExpectTriggered(ks)
@@ -224,7 +244,7 @@ func receiverCases() []Case {
 		{Name: "receiver/match-labels", Doc: "a resource named * with matchLabels triggers exactly the labelled objects", NeedsReceiver: true, run: func(t *T) {
 			rf := t.ReceiverFor(notificationv1.GenericReceiver, nil, res(notificationv1.CrossNamespaceObjectReference{Kind: sourcev1.GitRepositoryKind, Name: "*", MatchLabels: map[string]string{"hook": "yes"}}))
 			picked := t.GitRepository(rf.ns, "picked", rf.src.Spec.URL, func(g *sourcev1.GitRepository) { g.Labels = map[string]string{"hook": "yes"} })
-			if code := t.Post(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
+			if code := t.PostServed(rf.rcv.Status.WebhookPath, payload, nil); code != http.StatusOK {
 				t.Fatalf("POST answered %d, want 200", code)
 			}
 			t.ExpectTriggered(picked)

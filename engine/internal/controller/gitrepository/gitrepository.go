@@ -188,9 +188,14 @@ func (r *Reconciler) fetch(ctx context.Context, o *sourcev1.GitRepository, s *st
 	if err != nil {
 		return failFetch(o, sourcev1.AuthenticationFailedReason, err)
 	}
-	latest, err := r.Fetcher.Latest(ctx, req)
-	if err != nil {
-		return failFetch(o, sourcev1.GitOperationFailedReason, fmt.Errorf("failed to resolve the reference: %w", err))
+	// Without a stored artifact there is nothing to compare the remote's
+	// head with: go straight to the checkout, one request to the remote
+	// fewer for every new source.
+	var latest string
+	if r.Storage.Has(o.Status.Artifact) {
+		if latest, err = r.Fetcher.Latest(ctx, req); err != nil {
+			return failFetch(o, sourcev1.GitOperationFailedReason, fmt.Errorf("failed to resolve the reference: %w", err))
+		}
 	}
 	if latest != "" && r.artifactCurrent(o, latest, s.includes) {
 		s.revision, s.upToDate = latest, true
