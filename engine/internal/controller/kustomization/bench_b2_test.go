@@ -14,12 +14,10 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/testenv"
 )
 
@@ -77,7 +75,7 @@ func BenchmarkB2ConfigMaps(b *testing.B) {
 				if err := env.Client.Update(ctx, cm); err != nil {
 					b.Fatal(err)
 				}
-				waitFingerprint(b, r, cm)
+				waitCachedFingerprint(b, r.Fingerprints, corev1.SchemeGroupVersion.WithKind("ConfigMap"), ns, name)
 			}
 		}
 		edit("cm")
@@ -185,21 +183,4 @@ func waitFor(b *testing.B, k *kustomizev1.Kustomization, done func(*kustomizev1.
 	}
 	b.Fatalf("%s: not done after 10 minutes", k.Name)
 	return 0
-}
-
-// waitFingerprint waits until the engine's cache has seen cm as it is.
-func waitFingerprint(b *testing.B, r *Reconciler, cm *corev1.ConfigMap) {
-	b.Helper()
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(cm), u); err != nil {
-		b.Fatal(err)
-	}
-	want, _ := apply.Fingerprint(u)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if fp, ok := r.Fingerprints.Fingerprint(context.Background(), u.GroupVersionKind(), cm.Namespace, cm.Name); ok && fp == want {
-			return
-		}
-	}
-	b.Fatalf("the cache never saw %s", cm.Name)
 }

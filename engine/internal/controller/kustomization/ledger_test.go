@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,13 +68,11 @@ func (c *countingClient) Patch(ctx context.Context, obj client.Object, p client.
 	return c.Client.Patch(ctx, obj, p, opts...)
 }
 
-// TestLedgerSkipsUntouchedObjects: an object nobody wrote since the last
-// apply costs no request; a write by anyone, a changed manifest, a deleted
-// object and a restart each take the full path, and drift is corrected.
-func TestLedgerSkipsUntouchedObjects(t *testing.T) {
-	g := NewWithT(t)
-	ctx := context.Background()
-	ns := env.Namespace(t)
+// ledgerFixture starts a fingerprint cache over ns and returns it, a
+// constructor of Clusters with a new ledger that act through the returned
+// counting client.
+func ledgerFixture(t *testing.T, ns string) (*apply.CachedFingerprints, func() *apply.Cluster, *countingClient) {
+	t.Helper()
 	var fingerprints *apply.CachedFingerprints
 	env.Manager(t, func(_ context.Context, mgr ctrl.Manager) error {
 		v, err := apply.NewCachedFingerprints(mgr, []string{ns})
@@ -84,11 +83,53 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 		return mgr.Add(v)
 	})
 	hc, err := rest.HTTPClientFor(env.Config)
-	g.Expect(err).NotTo(HaveOccurred())
+	if err != nil {
+		t.Fatal(err)
+	}
 	mapper, err := apiutil.NewDynamicRESTMapper(env.Config, hc)
-	g.Expect(err).NotTo(HaveOccurred())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cc := newCountingClient(env.Client)
-	cl := apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+	return fingerprints, func() *apply.Cluster {
+		return apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+	}, cc
+}
+
+// waitCachedFingerprint waits until the cache holds the live object's
+// fingerprint, or knows nothing of it when it does not exist.
+func waitCachedFingerprint(t testing.TB, f apply.LiveFingerprints, gvk schema.GroupVersionKind, ns, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(gvk)
+		err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, live)
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		fp, ok := f.Fingerprint(context.Background(), gvk, ns, name)
+		if apierrors.IsNotFound(err) {
+			if !ok {
+				return
+			}
+			continue
+		}
+		if want, _ := apply.Fingerprint(live); ok && fp == want {
+			return
+		}
+	}
+	t.Fatalf("the cache never caught up with %s %s/%s", gvk.Kind, ns, name)
+}
+
+// TestLedgerSkipsUntouchedObjects: an object nobody wrote since the last
+// apply costs no request; a write by anyone, a changed manifest, a deleted
+// object and a restart each take the full path, and drift is corrected.
+func TestLedgerSkipsUntouchedObjects(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fingerprints, newCluster, cc := ledgerFixture(t, ns)
+	cl := newCluster()
 
 	ks := testenv.Kustomization(ns, "ks", "repo", "./")
 	g.Expect(env.Client.Create(ctx, ks)).To(Succeed())
@@ -115,24 +156,10 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 		g.Expect(res.Inventory.Entries).To(HaveLen(3))
 		return res
 	}
-	// cached waits until the cache holds the live version of a kind's
-	// object name (or its absence).
-	cachedKind := func(kind, name string) {
+	cached := func(name string) {
 		t.Helper()
-		gvk := corev1.SchemeGroupVersion.WithKind(kind)
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(gvk)
-		err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, live)
-		want, _ := apply.Fingerprint(live)
-		g.Eventually(func() bool {
-			fp, ok := fingerprints.Fingerprint(ctx, gvk, ns, name)
-			if apierrors.IsNotFound(err) {
-				return !ok
-			}
-			return ok && fp == want
-		}, 10*time.Second, 20*time.Millisecond).Should(BeTrue(), "cache of %s", name)
+		waitCachedFingerprint(t, fingerprints, corev1.SchemeGroupVersion.WithKind("ConfigMap"), ns, name)
 	}
-	cached := func(name string) { t.Helper(); cachedKind("ConfigMap", name) }
 	all := map[string]int{"a": 1, "b": 1, "c": 1}
 
 	// The first apply sends everything.
@@ -188,7 +215,7 @@ func TestLedgerSkipsUntouchedObjects(t *testing.T) {
 
 	// An object found unchanged by a full check is recorded as well: a
 	// new ledger (a restart) checks everything once, then nothing.
-	cl = apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+	cl = newCluster()
 	res = run(map[string]string{"b": "new"})
 	g.Expect(res.Changes).To(BeEmpty())
 	_, dry, wr = cc.reset()
@@ -207,21 +234,8 @@ func TestLedgerIgnoresStatusWrites(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	var fingerprints *apply.CachedFingerprints
-	env.Manager(t, func(_ context.Context, mgr ctrl.Manager) error {
-		v, err := apply.NewCachedFingerprints(mgr, []string{ns})
-		fingerprints = v
-		if err != nil {
-			return err
-		}
-		return mgr.Add(v)
-	})
-	hc, err := rest.HTTPClientFor(env.Config)
-	g.Expect(err).NotTo(HaveOccurred())
-	mapper, err := apiutil.NewDynamicRESTMapper(env.Config, hc)
-	g.Expect(err).NotTo(HaveOccurred())
-	cc := newCountingClient(env.Client)
-	cl := apply.NewCluster(cc, mapper, apply.ClusterOptions{ID: "local", Ledger: apply.NewLedger(), Fingerprints: fingerprints})
+	fingerprints, newCluster, cc := ledgerFixture(t, ns)
+	cl := newCluster()
 	ks := testenv.Kustomization(ns, "ks", "repo", "./")
 	g.Expect(env.Client.Create(ctx, ks)).To(Succeed())
 	svc := func() []*unstructured.Unstructured {
@@ -239,17 +253,9 @@ func TestLedgerIgnoresStatusWrites(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		return res.Changes
 	}
-	// settled waits until the cache holds the live Service.
 	settled := func() {
 		t.Helper()
-		g.Eventually(func() bool {
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Service"))
-			g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "lb"}, live)).To(Succeed())
-			want, _ := apply.Fingerprint(live)
-			fp, ok := fingerprints.Fingerprint(ctx, live.GroupVersionKind(), ns, "lb")
-			return ok && fp == want
-		}, 10*time.Second, 20*time.Millisecond).Should(BeTrue())
+		waitCachedFingerprint(t, fingerprints, corev1.SchemeGroupVersion.WithKind("Service"), ns, "lb")
 	}
 	g.Expect(run()).To(ContainSubstring("created"))
 	settled()
