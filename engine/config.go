@@ -29,6 +29,9 @@ type Config struct {
 	LeaderElectionRetryPeriod   time.Duration
 	GracefulShutdownTimeout     time.Duration
 	Concurrent                  int
+	// ConcurrentSSA is how many objects of one Kustomization are read and
+	// dry-run at once (Flux's --concurrent-ssa).
+	ConcurrentSSA int
 	// HistoryRefresh is how often a Kustomization reconcile that changed
 	// nothing still rewrites status.history (0: every reconcile, as Flux).
 	HistoryRefresh time.Duration
@@ -74,6 +77,7 @@ func DefaultConfig() Config {
 		LeaderElectionRetryPeriod:   5 * time.Second,
 		GracefulShutdownTimeout:     25 * time.Second,
 		Concurrent:                  10,
+		ConcurrentSSA:               4,
 		HistoryRefresh:              time.Hour,
 		ApplyLedger:                 true,
 		MemoryTrimInterval:          5 * time.Minute,
@@ -108,6 +112,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.MemoryTrimInterval, "memory-trim-interval", c.MemoryTrimInterval, "How often to hand back to the kernel the heap and binary pages the engine holds but does not use; 0 never does.")
 	fs.BoolVar(&c.ApplyLedger, "apply-ledger", c.ApplyLedger, "Skip objects nobody changed since this process applied them; false dry-runs every object at every reconcile, as Flux does.")
 	fs.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "Reconciles run at once per kind.")
+	fs.IntVar(&c.ConcurrentSSA, "concurrent-ssa", c.ConcurrentSSA, "Objects of one Kustomization read and dry-run at once, as Flux's flag of that name.")
 	fs.StringVar(&c.WatchNamespace, "watch-namespace", c.WatchNamespace, "Watch only this namespace; empty means all.")
 	fs.StringVar(&c.WatchLabelSelector, "watch-label-selector", c.WatchLabelSelector, "Reconcile only objects matching this label selector (sharding), e.g. 'sharding.fluxcd.io/key in (shard1)'.")
 	fs.StringVar(&c.StoragePath, "storage-path", c.StoragePath, "Directory where artifacts are stored.")
@@ -124,8 +129,8 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "Log level: debug, info or error.")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "Log format: json or console.")
 	fs.DurationVar(&c.ClusterConnectTimeout, "cluster-connect-timeout", c.ClusterConnectTimeout, "How long to wait for the API server at start.")
-	fs.Float32Var(&c.KubeAPIQPS, "kube-api-qps", c.KubeAPIQPS, "Requests per second to the API server, client side.")
-	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Burst of requests to the API server, client side.")
+	fs.Float32Var(&c.KubeAPIQPS, "kube-api-qps", c.KubeAPIQPS, "Requests per second to the API server, client side; used only when the API server has no API Priority and Fairness, as in Flux.")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", c.KubeAPIBurst, "Burst of requests to the API server, client side; used only when the API server has no API Priority and Fairness.")
 }
 
 // Validate checks every field and returns all problems at once.
@@ -160,6 +165,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrent < 1 || c.Concurrent > 1000 {
 		bad("concurrent", "must be between 1 and 1000, got %d", c.Concurrent)
+	}
+	if c.ConcurrentSSA < 1 || c.ConcurrentSSA > 100 {
+		bad("concurrent-ssa", "must be between 1 and 100, got %d", c.ConcurrentSSA)
 	}
 	for flag, d := range map[string]time.Duration{
 		"leader-election-lease-duration": c.LeaderElectionLeaseDuration,

@@ -21,6 +21,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "metrics off", args: []string{"--metrics-addr", "0"}},
 		{name: "bad selector", args: []string{"--watch-label-selector", "a in (("}, want: "--watch-label-selector"},
 		{name: "zero concurrency", args: []string{"--concurrent", "0"}, want: "--concurrent: must be between 1 and 1000"},
+		{name: "zero ssa concurrency", args: []string{"--concurrent-ssa", "0"}, want: "--concurrent-ssa: must be between 1 and 100"},
 		{name: "bad address", args: []string{"--storage-addr", "nohostport"}, want: `--storage-addr: "nohostport" is not host:port`},
 		{name: "bad port", args: []string{"--receiver-addr", ":http-ish"}, want: "--receiver-addr"},
 		{name: "bad namespace", args: []string{"--watch-namespace", "Not_A_Namespace"}, want: "--watch-namespace"},
@@ -71,7 +72,7 @@ func TestConfigFlagsBindEveryField(t *testing.T) {
 		"--storage-adv-addr=host:5", "--receiver-addr=:6", "--no-cross-namespace-refs", "--no-remote-bases",
 		"--default-service-account=sa", "--plugin-cache-dir=/c", "--log-level=debug", "--log-format=console",
 		"--graceful-shutdown-timeout=7s", "--insecure-kubeconfig-exec", "--insecure-kubeconfig-tls",
-		"--feature-gates=StrictPostBuildSubstitutions=true, ObjectLevelWorkloadIdentity=true",
+		"--feature-gates=StrictPostBuildSubstitutions=true, ObjectLevelWorkloadIdentity=true", "--concurrent-ssa=8",
 	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func TestConfigFlagsBindEveryField(t *testing.T) {
 	want.DefaultServiceAccount, want.PluginCacheDir, want.LogLevel, want.LogFormat = "sa", "/c", "debug", "console"
 	want.GracefulShutdownTimeout = 7 * time.Second
 	want.InsecureKubeConfigExec, want.InsecureKubeConfigTLS, want.StrictPostBuildSubstitutions = true, true, true
-	want.ObjectLevelWorkloadIdentity = true
+	want.ObjectLevelWorkloadIdentity, want.ConcurrentSSA = true, 8
 	if cfg != want {
 		t.Fatalf("flags did not bind:\n got %+v\nwant %+v", cfg, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/pprof"
 	"strings"
 
+	"github.com/fluxcd/cli-utils/pkg/flowcontrol"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	"github.com/go-logr/logr"
@@ -73,7 +74,8 @@ func newWithREST(cfg Config, restCfg *rest.Config, log logr.Logger) (*Engine, er
 		return nil, fmt.Errorf("%w at %s: %s", ErrClusterUnreachable, restCfg.Host, oneLine(err))
 	}
 	restCfg = rest.CopyConfig(restCfg)
-	restCfg.QPS, restCfg.Burst = cfg.KubeAPIQPS, cfg.KubeAPIBurst
+	restCfg.QPS, restCfg.Burst = clientLimits(probe, cfg)
+	log.Info("client-side rate limit", "qps", restCfg.QPS, "burst", restCfg.Burst)
 	// The API server warns about Flux's finalizer name on every object;
 	// the name is part of the contract, so the warning is noise.
 	restCfg.WarningHandler = rest.NoWarnings{}
@@ -188,4 +190,18 @@ func pprofHandlers() map[string]http.Handler {
 		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
 		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
 	}
+}
+
+// clientLimits is the client-side rate limit, as Flux chooses it: none
+// when the API server has API Priority and Fairness (which queues and
+// sheds load itself, fairly across clients), else --kube-api-qps and
+// --kube-api-burst. The limit client-go applies is per resource kind, so a
+// fixed one mostly slows large Kustomizations down.
+func clientLimits(probe *rest.Config, cfg Config) (float32, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ClusterConnectTimeout)
+	defer cancel()
+	if on, err := flowcontrol.IsEnabled(ctx, probe); err == nil && on {
+		return -1, -1
+	}
+	return cfg.KubeAPIQPS, cfg.KubeAPIBurst
 }

@@ -88,7 +88,7 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 		Plugins:  catalog,
 		Client:   mgr.GetClient(),
 		Recorder: recorder(kustomization.FieldOwner),
-		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
+		Options: kustomization.Options{Concurrent: e.cfg.Concurrent, ConcurrentSSA: e.cfg.ConcurrentSSA, NoCrossNamespaceRefs: e.cfg.NoCrossNamespaceRefs,
 			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
 			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
 			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity, Fingerprints: fingerprints, NoLedger: !e.cfg.ApplyLedger,

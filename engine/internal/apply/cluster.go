@@ -38,13 +38,17 @@ type ClusterOptions struct {
 	Local        bool
 	Cached       bool
 	Account      string
+	// Concurrency is how many objects are read and dry-run at once
+	// (Flux's --concurrent-ssa); below 1, one at a time.
+	Concurrency int
 }
 
 // NewCluster returns a Cluster that acts through c.
 func NewCluster(c client.Client, mapper meta.RESTMapper, opts ClusterOptions) *Cluster {
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
-	cl := &Cluster{RM: ssa.NewResourceManager(recordingClient{c}, poller, Owner), Reader: c,
-		Local: opts.Local, Cached: opts.Cached, Account: opts.Account, id: opts.ID}
+	rm := ssa.NewResourceManager(recordingClient{c}, poller, Owner)
+	rm.SetConcurrency(max(opts.Concurrency, 1))
+	cl := &Cluster{RM: rm, Reader: c, Local: opts.Local, Cached: opts.Cached, Account: opts.Account, id: opts.ID}
 	if opts.Ledger != nil && opts.Fingerprints != nil {
 		cl.ledger, cl.fingerprints = opts.Ledger, opts.Fingerprints
 	}

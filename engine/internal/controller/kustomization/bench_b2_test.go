@@ -23,7 +23,9 @@ import (
 
 // BenchmarkB2ConfigMaps is issue 4's B2: one Kustomization of N ConfigMaps
 // (WEIR_B2_OBJECTS, default 5000) through the controller on the test API
-// server, with the engine's client limits (100 QPS, burst 300).
+// server, with the engine's client settings: no client-side rate limit (the
+// test API server has API Priority and Fairness, see engine.clientLimits)
+// and Flux's default --concurrent-ssa of 4.
 //
 //   - create: from creating the Kustomization to Ready; objects/s.
 //   - no-op: a requested reconcile of the applied revision, from the
@@ -43,9 +45,13 @@ func BenchmarkB2ConfigMaps(b *testing.B) {
 	drifted := n / 100
 	var r *Reconciler
 	cfg := rest.CopyConfig(env.Config)
-	cfg.QPS, cfg.Burst = 100, 300
+	cfg.QPS, cfg.Burst = -1, -1
+	ssa := 4
+	if v, err := strconv.Atoi(os.Getenv("WEIR_B2_SSA")); err == nil && v > 0 {
+		ssa = v
+	}
 	env.ManagerWithConfig(b, cfg, func(ctx context.Context, mgr ctrl.Manager) error {
-		r = &Reconciler{Client: mgr.GetClient(), Options: Options{Concurrent: 4, NoRemoteBases: true}}
+		r = &Reconciler{Client: mgr.GetClient(), Options: Options{Concurrent: 4, ConcurrentSSA: ssa, NoRemoteBases: true}}
 		return r.SetupWithManager(ctx, mgr)
 	})
 	ctx := context.Background()

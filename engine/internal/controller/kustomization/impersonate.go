@@ -142,7 +142,7 @@ func (r *Reconciler) newCluster(cfg *rest.Config, ns, sa string, local bool) (*a
 	if err != nil {
 		return nil, err
 	}
-	opts := apply.ClusterOptions{ID: "sa/" + ns + "/" + sa, Local: local, Account: sa}
+	opts := apply.ClusterOptions{ID: "sa/" + ns + "/" + sa, Local: local, Account: sa, Concurrency: r.ConcurrentSSA}
 	if local && r.ledger != nil {
 		// The engine's own cluster: the engine's cache sees the objects.
 		opts.Ledger, opts.Fingerprints = r.ledger, r.Fingerprints

@@ -45,7 +45,10 @@ const (
 
 // Options configure the Kustomization controller.
 type Options struct {
-	Concurrent           int
+	Concurrent int
+	// ConcurrentSSA is how many objects of one Kustomization are read and
+	// dry-run at once (Flux's --concurrent-ssa); below 1, one at a time.
+	ConcurrentSSA        int
 	NoCrossNamespaceRefs bool
 	// HTTPClient fetches artifacts that OpenArtifact does not hold.
 	HTTPClient *http.Client
@@ -150,7 +153,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		r.Fingerprints = v
 	}
 	r.local = apply.NewCluster(mgr.GetClient(), mgr.GetRESTMapper(), apply.ClusterOptions{ID: "local",
-		Ledger: r.ledger, Fingerprints: r.Fingerprints, Local: true, Cached: true})
+		Ledger: r.ledger, Fingerprints: r.Fingerprints, Local: true, Cached: true, Concurrency: r.ConcurrentSSA})
 	r.local.Reader = r.apiReader
 	r.runner = &reconcile.Runner[*kustomizev1.Kustomization]{
 		Client: r.Client, Recorder: r.Recorder, FieldOwner: FieldOwner,
