@@ -103,7 +103,9 @@ func TestPluginTestFixtures(t *testing.T) {
 		{name: "runaway loop", src: "loop", meta: metadata("loop", transform), opts: pluginabi.Options{Timeout: time.Second}, failed: map[string]string{
 			"transform/contract": "transform of 4 objects: stopped after the 1s timeout: the guest did not return",
 			"limits/timeout":     "transform: stopped after the 1s timeout: the guest did not return"}},
-		{name: "allocates past the limit", src: "oom", meta: metadata("oom", transform), opts: pluginabi.Options{MemoryPages: 1024}, failed: map[string]string{
+		// The timeout is generous so that only the memory limit can stop
+		// this guest, however slowly a loaded machine runs it.
+		{name: "allocates past the limit", src: "oom", meta: metadata("oom", transform), opts: pluginabi.Options{MemoryPages: 1024, Timeout: 2 * time.Minute}, failed: map[string]string{
 			"transform/contract": "transform of 4 objects: exceeded the memory limit of 1024 pages (64 MiB)",
 			"limits/timeout":     "transform: exceeded the memory limit of 1024 pages (64 MiB)"}},
 		{name: "claims delivery", src: "notify-lies", meta: metadata("notify-lies", abi.CapabilityNotify), match: true, failed: map[string]string{
@@ -113,7 +115,7 @@ func TestPluginTestFixtures(t *testing.T) {
 			g := NewWithT(t)
 			opts := tc.opts
 			if opts.Timeout == 0 {
-				opts.Timeout = 10 * time.Second
+				opts.Timeout = time.Minute
 			}
 			opts.LargeItems = 200
 			m := &abiModule{host: testHost(t), wasm: fixture(t, tc.src, tc.meta), name: tc.src}

@@ -1,4 +1,5 @@
-// Command oom allocates without bound on every transform.
+// Command oom allocates without bound on every transform, 8 MiB at a time
+// so that it reaches any limit in a few steps.
 package main
 
 import (
@@ -11,7 +12,7 @@ var sink [][]byte
 
 var _ = sdk.HandleTransform(func(context.Context, *sdk.ResourceList) error {
 	for {
-		sink = append(sink, make([]byte, 1<<20))
+		sink = append(sink, make([]byte, 8<<20))
 	}
 })
 
