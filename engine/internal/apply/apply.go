@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
@@ -38,12 +39,23 @@ func (e *PruneError) Unwrap() error { return e.Err }
 // failed apply it holds what the apply may have created, and nothing is
 // recorded as applied.
 func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured) (*Result, error) {
+	return ApplyKnown(ctx, c, cl, o, objs, nil)
+}
+
+// Digests are the manifest digests (Digest) of objects, already known:
+// a cached build computes them once, not at every reconcile.
+type Digests map[*unstructured.Unstructured][sha256.Size]byte
+
+// ApplyKnown is Apply with the digests of some of objs known. Each must be
+// Digest of its object as it is now: an object changed since is not
+// covered.
+func ApplyKnown(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kustomization, objs []*unstructured.Unstructured, known Digests) (*Result, error) {
 	prev := o.Status.Inventory
 	written, err := RecordIntent(ctx, c, o, objs)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := cl.applyAll(ctx, objs, ApplyOptions(o))
+	cs, err := cl.applyAll(ctx, objs, known, ApplyOptions(o))
 	if err != nil {
 		// What a staged apply changed before failing is named in the
 		// message.
@@ -88,11 +100,11 @@ func Apply(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev1.Kus
 // applyAll applies objs in Flux's stages, leaving out those the ledger
 // proves untouched since this process applied them; those are reported
 // unchanged.
-func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions) (*ssa.ChangeSet, error) {
+func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, known Digests, opts ssa.ApplyOptions) (*ssa.ChangeSet, error) {
 	if cl.ledger == nil {
 		return cl.RM.ApplyAllStaged(ctx, objs, opts)
 	}
-	same, rest, digests := cl.ledger.unchanged(ctx, cl.id, cl.fingerprints, objs)
+	same, rest, digests := cl.ledger.unchanged(ctx, cl.id, cl.fingerprints, objs, known)
 	cs := ssa.NewChangeSet()
 	if len(rest) > 0 {
 		ctx, seen := withSeen(ctx)

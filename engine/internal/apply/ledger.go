@@ -61,9 +61,9 @@ func NewLedger() *Ledger { return &Ledger{m: map[string]ledgerEntry{}} }
 
 func ledgerKey(cluster string, m object.ObjMetadata) string { return cluster + "|" + m.String() }
 
-// digest is the manifest's fingerprint. encoding/json sorts map keys, so
-// equal manifests have equal digests.
-func digest(u *unstructured.Unstructured) ([sha256.Size]byte, bool) {
+// Digest is the manifest's fingerprint: the sha256 of its JSON encoding.
+// encoding/json sorts map keys, so equal manifests have equal digests.
+func Digest(u *unstructured.Unstructured) ([sha256.Size]byte, bool) {
 	b, err := json.Marshal(u.Object)
 	if err != nil {
 		return [sha256.Size]byte{}, false
@@ -73,8 +73,8 @@ func digest(u *unstructured.Unstructured) ([sha256.Size]byte, bool) {
 
 // unchanged splits objs into those the ledger proves untouched since this
 // process last applied them (as change set entries) and the rest, with the
-// digests of the rest for record.
-func (l *Ledger) unchanged(ctx context.Context, cluster string, v LiveFingerprints, objs []*unstructured.Unstructured) (same []ssa.ChangeSetEntry, rest []*unstructured.Unstructured, digests map[string][sha256.Size]byte) {
+// digests of the rest for record. known holds digests already computed.
+func (l *Ledger) unchanged(ctx context.Context, cluster string, v LiveFingerprints, objs []*unstructured.Unstructured, known Digests) (same []ssa.ChangeSetEntry, rest []*unstructured.Unstructured, digests map[string][sha256.Size]byte) {
 	digests = map[string][sha256.Size]byte{}
 	asked := map[schema.GroupVersionKind]bool{}
 	for _, u := range objs {
@@ -85,7 +85,10 @@ func (l *Ledger) unchanged(ctx context.Context, cluster string, v LiveFingerprin
 			_, _ = v.Fingerprint(ctx, gvk, u.GetNamespace(), u.GetName())
 		}
 		m := object.UnstructuredToObjMetadata(u)
-		d, ok := digest(u)
+		d, ok := known[u]
+		if !ok {
+			d, ok = Digest(u)
+		}
 		if !ok {
 			rest = append(rest, u)
 			continue

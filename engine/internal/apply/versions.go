@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
@@ -66,6 +67,9 @@ type CachedFingerprints struct {
 	// failed kinds could not get an informer (no such kind yet): they are
 	// tried again a minute later, as a CRD may have been installed since.
 	failed map[schema.GroupVersionKind]time.Time
+	// stores of synced informers, read without the copy a cache read makes
+	// (the ledger asks for every object of every reconcile).
+	stores map[schema.GroupVersionKind]toolscache.Store
 }
 
 // NewCachedFingerprints builds the cache from the manager's cluster, over
@@ -93,7 +97,8 @@ func NewCachedFingerprints(cl cluster.Cluster, namespaces []string) (*CachedFing
 	if err != nil {
 		return nil, err
 	}
-	return &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{}}, nil
+	return &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{},
+		stores: map[schema.GroupVersionKind]toolscache.Store{}}, nil
 }
 
 // Start runs the informers until ctx is done (manager.Runnable).
@@ -125,7 +130,11 @@ func stub(obj any) (any, error) {
 func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (string, bool) {
 	f.mu.Lock()
 	at, failed := f.failed[gvk]
+	store := f.stores[gvk]
 	f.mu.Unlock()
+	if store != nil {
+		return storedFingerprint(store, namespace, name)
+	}
 	if failed && time.Since(at) < time.Minute {
 		return "", false
 	}
@@ -146,7 +155,34 @@ func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVe
 	if !inf.HasSynced() {
 		return "", false
 	}
+	// One informer over all namespaces (or one) has a store keyed
+	// namespace/name; over several namespaces it has none.
+	if s, ok := inf.(interface{ GetStore() toolscache.Store }); ok {
+		f.mu.Lock()
+		f.stores[gvk] = s.GetStore()
+		f.mu.Unlock()
+		return storedFingerprint(s.GetStore(), namespace, name)
+	}
 	if err := f.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		return "", false
+	}
+	fp := u.GetAnnotations()[fingerprintAnnotation]
+	return fp, fp != ""
+}
+
+// storedFingerprint reads the fingerprint of namespace/name from an
+// informer's store of stubs. The stub is shared: it is only read.
+func storedFingerprint(s toolscache.Store, namespace, name string) (string, bool) {
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	item, ok, err := s.GetByKey(key)
+	if err != nil || !ok {
+		return "", false
+	}
+	u, ok := item.(*unstructured.Unstructured)
+	if !ok {
 		return "", false
 	}
 	fp := u.GetAnnotations()[fingerprintAnnotation]

@@ -22,8 +22,10 @@ func (r *Reconciler) apply(ctx context.Context, o *kustomizev1.Kustomization, s 
 		o.Status.Inventory = s.inventory
 		return nil
 	}
-	s.digest = buildDigest(s.objects)
-	res, err := apply.Apply(ctx, r.Client, s.cluster, o, s.objects)
+	if s.digest == "" {
+		s.digest = buildDigest(s.objects)
+	}
+	res, err := apply.ApplyKnown(ctx, r.Client, s.cluster, o, s.objects, s.sums)
 	if err != nil {
 		if pe := (*apply.PruneError)(nil); errors.As(err, &pe) {
 			return reconcile.Retry(meta.PruneFailedReason, err)

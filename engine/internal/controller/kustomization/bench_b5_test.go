@@ -57,13 +57,15 @@ func BenchmarkB5DependsOnChain(b *testing.B) {
 		}
 		waitFor(b, last, func(k *kustomizev1.Kustomization) bool { return conditions.IsReady(k) }, time.Now())
 		rev2 := "main@sha1:" + strings.Repeat("2", 40)
+		w := watching(b, ns, last.Name)
 		b.StartTimer()
 		start := time.Now()
 		a.publish(b, ns, "repo", rev2, files("two"))
-		took := waitFor(b, last, func(k *kustomizev1.Kustomization) bool {
+		took := await(b, w, last, func(k *kustomizev1.Kustomization) bool {
 			return conditions.IsReady(k) && k.Status.LastAppliedRevision == rev2
 		}, start)
 		b.StopTimer()
+		w.Stop()
 		b.ReportMetric(took.Seconds(), "s-chain")
 	}
 }

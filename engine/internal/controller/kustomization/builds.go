@@ -1,6 +1,8 @@
 package kustomization
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -9,6 +11,8 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/weir-gitops/weir/engine/internal/apply"
 )
 
 // builds keeps the last build of each Kustomization, so a reconcile of the
@@ -32,6 +36,20 @@ type builds struct {
 type cachedBuild struct {
 	key  string
 	objs [][]byte
+	// sums are the manifest digests of objs (apply.Digest: the sha256 of
+	// each JSON), digest their buildDigest; computed once, when kept.
+	sums   [][sha256.Size]byte
+	digest string
+}
+
+// built is a build's objects with what is known of them: the manifest
+// digest of each (for the ledger) and of the whole (status.history). Both
+// hold only while the objects are as built; a transform that changes them
+// drops them.
+type built struct {
+	objs   []*unstructured.Unstructured
+	sums   apply.Digests
+	digest string
 }
 
 const maxCachedBuild = 32 << 20
@@ -47,45 +65,60 @@ func (r *Reconciler) buildKey(o *kustomizev1.Kustomization, a *meta.Artifact) (s
 	return string(o.UID) + "/" + a.Digest + "/" + strconv.FormatInt(o.Generation, 10), true
 }
 
-func (b *builds) get(k types.NamespacedName, key string) ([]*unstructured.Unstructured, bool) {
+func (b *builds) get(k types.NamespacedName, key string) (built, bool) {
 	b.mu.Lock()
 	c, ok := b.m[k]
 	b.mu.Unlock()
 	if !ok || c.key != key {
-		return nil, false
+		return built{}, false
 	}
-	out := make([]*unstructured.Unstructured, 0, len(c.objs))
-	for _, raw := range c.objs {
+	out := built{objs: make([]*unstructured.Unstructured, 0, len(c.objs)), sums: make(apply.Digests, len(c.objs)), digest: c.digest}
+	for i, raw := range c.objs {
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(raw); err != nil {
-			return nil, false
+			return built{}, false
 		}
-		out = append(out, u)
+		out.objs = append(out.objs, u)
+		out.sums[u] = c.sums[i]
 	}
 	return out, true
 }
 
-func (b *builds) put(k types.NamespacedName, key string, objs []*unstructured.Unstructured) {
-	raw := make([][]byte, 0, len(objs))
+// put keeps objs under key when they are small enough, and returns them
+// with their digests either way.
+func (b *builds) put(k types.NamespacedName, key string, objs []*unstructured.Unstructured) built {
+	out := built{objs: objs, sums: make(apply.Digests, len(objs))}
+	c := cachedBuild{key: key, objs: make([][]byte, 0, len(objs)), sums: make([][sha256.Size]byte, 0, len(objs))}
+	whole := sha256.New()
 	size := 0
 	for _, u := range objs {
 		j, err := json.Marshal(u.Object)
 		if err != nil {
 			b.drop(k)
-			return
+			return built{objs: objs}
 		}
-		if size += len(j); size > maxCachedBuild {
-			b.drop(k)
-			return
-		}
-		raw = append(raw, j)
+		sum := sha256.Sum256(j)
+		out.sums[u] = sum
+		// buildDigest's encoding: each object's JSON and a newline.
+		whole.Write(j)
+		whole.Write([]byte{'\n'})
+		size += len(j)
+		c.objs = append(c.objs, j)
+		c.sums = append(c.sums, sum)
+	}
+	out.digest = "sha256:" + hex.EncodeToString(whole.Sum(nil))
+	c.digest = out.digest
+	if size > maxCachedBuild {
+		b.drop(k)
+		return out
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.m == nil {
 		b.m = map[types.NamespacedName]cachedBuild{}
 	}
-	b.m[k] = cachedBuild{key: key, objs: raw}
+	b.m[k] = c
+	return out
 }
 
 func (b *builds) drop(k types.NamespacedName) {

@@ -7,6 +7,8 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/weir-gitops/weir/engine/internal/apply"
 )
 
 func TestBuildKey(t *testing.T) {
@@ -55,13 +57,14 @@ func TestBuildsGetIsACopy(t *testing.T) {
 		"metadata": map[string]any{"name": "a"}, "data": map[string]any{"n": "1"}}}
 	b.put(k, "key", []*unstructured.Unstructured{u})
 	u.Object["data"] = map[string]any{"n": "changed"}
-	got, ok := b.get(k, "key")
+	gb, ok := b.get(k, "key")
+	got := gb.objs
 	if !ok || len(got) != 1 || got[0].Object["data"].(map[string]any)["n"] != "1" {
 		t.Fatalf("got %v %v", got, ok)
 	}
 	got[0].SetName("renamed")
 	again, _ := b.get(k, "key")
-	if again[0].GetName() != "a" {
+	if again.objs[0].GetName() != "a" {
 		t.Fatal("a change to a returned object reached the cache")
 	}
 	if _, ok := b.get(k, "other"); ok {
@@ -70,5 +73,44 @@ func TestBuildsGetIsACopy(t *testing.T) {
 	b.drop(k)
 	if _, ok := b.get(k, "key"); ok {
 		t.Fatal("a dropped build came back")
+	}
+}
+
+// The digests kept with a build are those the ledger and status.history
+// would compute from the objects it hands out, so a reconcile of a kept
+// build can skip computing them: for the objects as built and as decoded
+// again, numbers and characters JSON escapes included.
+func TestBuildsDigestsMatchTheObjects(t *testing.T) {
+	var b builds
+	k := types.NamespacedName{Namespace: "n", Name: "k"}
+	objs := []*unstructured.Unstructured{
+		{Object: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": "web", "annotations": map[string]any{"note": "<a & b>"}},
+			"spec": map[string]any{"replicas": int64(3), "ratio": 1.5, "big": float64(1e21), "whole": float64(2),
+				"list": []any{"x", int64(1), true, nil, map[string]any{"z": "é"}}}}},
+		{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}}},
+	}
+	for _, from := range []string{"put", "get"} {
+		var got built
+		if from == "put" {
+			got = b.put(k, "key", objs)
+		} else {
+			var ok bool
+			if got, ok = b.get(k, "key"); !ok {
+				t.Fatal("the build was not kept")
+			}
+		}
+		if len(got.objs) != len(objs) || len(got.sums) != len(objs) {
+			t.Fatalf("%s: %d objects, %d digests", from, len(got.objs), len(got.sums))
+		}
+		for _, u := range got.objs {
+			want, ok := apply.Digest(u)
+			if !ok || got.sums[u] != want {
+				t.Errorf("%s: %s: kept digest %x, the object's is %x", from, u.GetName(), got.sums[u], want)
+			}
+		}
+		if want := buildDigest(got.objs); got.digest != want {
+			t.Errorf("%s: kept build digest %s, the objects' is %s", from, got.digest, want)
+		}
 	}
 }

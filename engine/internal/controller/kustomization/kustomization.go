@@ -251,9 +251,12 @@ type state struct {
 	revision   string
 	transforms []string // plugin@digest that shaped the objects
 	digest     string   // of the objects applied, for status.history
-	inventory  *kustomizev1.ResourceInventory
-	objects    []*unstructured.Unstructured
-	applied    object.ObjMetadataSet
+	// sums are the manifest digests of objects, when known (a kept build
+	// not changed by a transform since).
+	sums      apply.Digests
+	inventory *kustomizev1.ResourceInventory
+	objects   []*unstructured.Unstructured
+	applied   object.ObjMetadataSet
 	// changed: the apply created, changed or deleted an object.
 	changed bool
 }
@@ -323,8 +326,8 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	key := client.ObjectKeyFromObject(o)
 	buildKey, keep := r.buildKey(o, a)
 	if keep {
-		if objs, ok := r.builds.get(key, buildKey); ok {
-			s.objects = objs
+		if b, ok := r.builds.get(key, buildKey); ok {
+			s.objects, s.sums, s.digest = b.objs, b.sums, b.digest
 			return nil
 		}
 	}
@@ -343,7 +346,8 @@ func (r *Reconciler) fetch(ctx context.Context, o *kustomizev1.Kustomization, s 
 	}
 	build.Label(objs, o)
 	if keep {
-		r.builds.put(key, buildKey, objs)
+		b := r.builds.put(key, buildKey, objs)
+		s.sums, s.digest = b.sums, b.digest
 	} else {
 		r.builds.drop(key)
 	}

@@ -98,7 +98,8 @@ func (r *Reconciler) transform(ctx context.Context, o *kustomizev1.Kustomization
 			conditions.MarkFalse(o, TransformedCondition, TransformFailedReason, "%s", err)
 			return reconcile.Retry(TransformFailedReason, err)
 		}
-		s.objects = objs
+		// The build's digests are of the objects before the transform.
+		s.objects, s.sums, s.digest = objs, nil, ""
 		shaped = append(shaped, key.String()+"@"+e.Digest)
 	}
 	s.transforms = shaped
