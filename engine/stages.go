@@ -70,12 +70,12 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 	// Fingerprints of applied objects, so unchanged objects are
 	// not applied again at every interval (apply.Ledger).
 	var fingerprints apply.LiveFingerprints
+	var cacheNamespaces []string
+	if e.cfg.WatchNamespace != "" {
+		cacheNamespaces = []string{e.cfg.WatchNamespace}
+	}
 	if e.cfg.ApplyLedger {
-		var namespaces []string
-		if e.cfg.WatchNamespace != "" {
-			namespaces = []string{e.cfg.WatchNamespace}
-		}
-		f, err := apply.NewCachedFingerprints(mgr, namespaces)
+		f, err := apply.NewCachedFingerprints(mgr, cacheNamespaces)
 		if err != nil {
 			return fmt.Errorf("setting up the applied objects' cache: %w", err)
 		}
@@ -92,7 +92,8 @@ func (e *Engine) setupStages(ctx context.Context, mgr ctrl.Manager) error {
 			NoRemoteBases: e.cfg.NoRemoteBases, DefaultServiceAccount: e.cfg.DefaultServiceAccount, StrictSubstitutions: e.cfg.StrictPostBuildSubstitutions,
 			InsecureKubeConfigExec: e.cfg.InsecureKubeConfigExec, InsecureKubeConfigTLS: e.cfg.InsecureKubeConfigTLS,
 			ObjectLevelWorkloadIdentity: e.cfg.ObjectLevelWorkloadIdentity, Fingerprints: fingerprints, NoLedger: !e.cfg.ApplyLedger,
-			HistoryRefresh: e.cfg.HistoryRefresh,
+			CacheNamespaces: cacheNamespaces,
+			HistoryRefresh:  e.cfg.HistoryRefresh,
 			// Artifacts of this engine's storage are read in process.
 			OpenArtifact: storage.OpenLocal},
 	}

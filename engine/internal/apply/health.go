@@ -24,8 +24,11 @@ import (
 // reads: the engine's own identity reads the informer cache, so a requeue
 // by a watch costs no API request.
 type Health struct {
-	// Cache is the engine's informer cache.
+	// Cache is the engine's informer cache: whole objects, for the kinds a
+	// health plugin or an expression judges.
 	Cache cache.Cache
+	// Stubs holds the kstatus verdicts of the rest. Nil: Cache serves all.
+	Stubs *HealthStubs
 	// Client lists the health Plugins of a namespace.
 	Client client.Reader
 	// Plugins serves the verified health plugins. Nil: none.
@@ -92,16 +95,28 @@ type Verdict struct {
 
 // Object reads the object m names and judges it with a health plugin, a
 // healthCheckExprs expression or kstatus, in that order. The engine's own
-// identity reads the cache; an impersonated account or a remote cluster
-// reads live, as that identity.
+// identity reads the cache (for kstatus, the verdict a stub keeps); an
+// impersonated account or a remote cluster reads live, as that identity.
 func (h *Health) Object(ctx context.Context, c *Cluster, m object.ObjMetadata, version string,
 	plugins map[string]*v1alpha1.Plugin, exprs map[schema.GroupKind]*cel.StatusEvaluator) Verdict {
 	gvk := m.GroupKind.WithVersion(version)
+	key := client.ObjectKey{Namespace: m.Namespace, Name: m.Name}
+	p, claimed := plugins[gvk.GroupVersion().String()+"/"+gvk.Kind]
+	ev, judged := exprs[m.GroupKind]
+	if c.Cached && h.Stubs != nil && !claimed && !judged {
+		v, err := h.Stubs.Verdict(ctx, gvk, key)
+		if err == nil {
+			return v
+		}
+		if apierrors.IsNotFound(err) {
+			return Verdict{status.InProgressStatus, "not found"}
+		}
+		// Outside the cache's namespaces: the live read below.
+	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
-	key := client.ObjectKey{Namespace: m.Namespace, Name: m.Name}
 	var err error
-	if c.Cached {
+	if c.Cached && (claimed || judged || h.Stubs == nil) {
 		// Outside the cache's namespaces, fall back to the live read.
 		if err = h.Cache.Get(ctx, key, u); err != nil && !apierrors.IsNotFound(err) {
 			err = c.Reader.Get(ctx, key, u)
@@ -114,7 +129,7 @@ func (h *Health) Object(ctx context.Context, c *Cluster, m object.ObjMetadata, v
 	} else if err != nil {
 		return Verdict{status.UnknownStatus, err.Error()}
 	}
-	if p, ok := plugins[gvk.GroupVersion().String()+"/"+gvk.Kind]; ok {
+	if claimed {
 		e, loaded := h.Plugins.Get(wasm.Key{Namespace: p.Namespace, Name: p.Name})
 		if !loaded {
 			return Verdict{status.InProgressStatus, fmt.Sprintf("health plugin '%s/%s' is not ready", p.Namespace, p.Name)}
@@ -125,10 +140,13 @@ func (h *Health) Object(ctx context.Context, c *Cluster, m object.ObjMetadata, v
 		}
 		return Verdict{status.Status(res.Status), res.Message}
 	}
-	if ev, ok := exprs[m.GroupKind]; ok {
+	if judged {
 		res, err := ev.Evaluate(ctx, u)
 		if err != nil {
-			return Verdict{status.FailedStatus, err.Error()}
+			// As Flux: an expression that cannot be evaluated yet (a
+			// field not set so far) leaves the object unknown, so the
+			// wait goes on until the timeout rather than failing at once.
+			return Verdict{status.UnknownStatus, err.Error()}
 		}
 		return Verdict{res.Status, res.Message}
 	}
@@ -184,10 +202,12 @@ type Report struct {
 }
 
 // Judge judges todo on c. On the engine's own cluster it first makes sure
-// each kind is watched (watch), so that a change after the read requeues.
+// each kind is watched (watch; whole: it is judged from whole objects, so
+// the full cache must be watched too), so that a change after the read
+// requeues.
 // Kinds that are always healthy are skipped unless a plugin claims them.
 func (h *Health) Judge(ctx context.Context, o *kustomizev1.Kustomization, c *Cluster, todo []object.ObjMetadata,
-	vers map[schema.GroupKind]string, exprs map[schema.GroupKind]*cel.StatusEvaluator, watch func(schema.GroupVersionKind) error) (Report, error) {
+	vers map[schema.GroupKind]string, exprs map[schema.GroupKind]*cel.StatusEvaluator, watch func(gvk schema.GroupVersionKind, whole bool) error) (Report, error) {
 	var rep Report
 	plugins, err := h.healthPlugins(ctx, o.Namespace)
 	if err != nil {
@@ -200,7 +220,8 @@ func (h *Health) Judge(ctx context.Context, o *kustomizev1.Kustomization, c *Clu
 			continue
 		}
 		if c.Local {
-			if err := watch(gvk); err != nil {
+			_, judged := exprs[m.GroupKind]
+			if err := watch(gvk, claimed || judged); err != nil {
 				return rep, err
 			}
 		}

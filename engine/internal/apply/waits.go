@@ -26,7 +26,13 @@ type Waits[S any] struct {
 	mu      sync.Mutex
 	state   map[types.NamespacedName]wait[S]
 	byObj   map[string]map[types.NamespacedName]bool
-	watched map[schema.GroupVersionKind]bool
+	watched map[watchKey]bool
+}
+
+// watchKey is a kind watched through one cache.
+type watchKey struct {
+	ca  cache.Cache
+	gvk schema.GroupVersionKind
 }
 
 type wait[S any] struct {
@@ -37,7 +43,7 @@ type wait[S any] struct {
 // NewWaits returns an empty index.
 func NewWaits[S any]() *Waits[S] {
 	return &Waits[S]{state: map[types.NamespacedName]wait[S]{},
-		byObj: map[string]map[types.NamespacedName]bool{}, watched: map[schema.GroupVersionKind]bool{}}
+		byObj: map[string]map[types.NamespacedName]bool{}, watched: map[watchKey]bool{}}
 }
 
 func objKey(gk schema.GroupKind, ns, name string) string {
@@ -113,22 +119,23 @@ func (w *Waits[S]) InNamespace(ns string) []types.NamespacedName {
 	return out
 }
 
-// Watching tells whether Watch started a watch on gvk.
-func (w *Waits[S]) Watching(gvk schema.GroupVersionKind) bool {
+// Watching tells whether Watch started a watch on gvk from ca.
+func (w *Waits[S]) Watching(ca cache.Cache, gvk schema.GroupVersionKind) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.watched[gvk]
+	return w.watched[watchKey{ca, gvk}]
 }
 
 // Watch starts watching gvk through c once, from the informer cache ca, so
 // changes of objects of that kind requeue whoever waits on them.
 func (w *Waits[S]) Watch(c controller.Controller, ca cache.Cache, gvk schema.GroupVersionKind) error {
+	k := watchKey{ca, gvk}
 	w.mu.Lock()
-	if w.watched[gvk] {
+	if w.watched[k] {
 		w.mu.Unlock()
 		return nil
 	}
-	w.watched[gvk] = true
+	w.watched[k] = true
 	w.mu.Unlock()
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
@@ -145,7 +152,7 @@ func (w *Waits[S]) Watch(c controller.Controller, ca cache.Cache, gvk schema.Gro
 		})))
 	if err != nil {
 		w.mu.Lock()
-		delete(w.watched, gvk)
+		delete(w.watched, k)
 		w.mu.Unlock()
 		return fmt.Errorf("watching %s: %w", gvk, err)
 	}

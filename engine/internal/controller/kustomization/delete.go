@@ -97,8 +97,8 @@ func (r *Reconciler) awaitTermination(ctx context.Context, o *kustomizev1.Kustom
 			// A new watch registers its handler asynchronously, and a
 			// removal before that leaves nothing to replay: look again
 			// soon, once.
-			fresh = fresh || !r.waits.Watching(gvk)
-			if err := r.watch(gvk); err != nil {
+			fresh = fresh || !r.waits.Watching(r.waitCache(), gvk)
+			if err := r.watch(gvk, false); err != nil {
 				return ctrl.Result{}, err
 			}
 		}

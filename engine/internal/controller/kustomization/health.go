@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	"github.com/weir-gitops/weir/engine/internal/apply"
 	"github.com/weir-gitops/weir/engine/internal/reconcile"
@@ -36,9 +37,25 @@ type waitState struct {
 	requested  string // reconcile.fluxcd.io/requestedAt when the wait began
 }
 
-// watch starts watching gvk once for the waits.
-func (r *Reconciler) watch(gvk schema.GroupVersionKind) error {
-	return r.waits.Watch(r.ctrl, r.cache, gvk)
+// watch starts watching gvk once for the waits, through the cache health
+// is read from: the stubs, and the full cache too for a kind judged from
+// whole objects (the two see a change at different moments).
+func (r *Reconciler) watch(gvk schema.GroupVersionKind, whole bool) error {
+	if err := r.waits.Watch(r.ctrl, r.waitCache(), gvk); err != nil {
+		return err
+	}
+	if whole && r.waitCache() != r.cache {
+		return r.waits.Watch(r.ctrl, r.cache, gvk)
+	}
+	return nil
+}
+
+// waitCache is the cache waits watch: the health stubs when there are.
+func (r *Reconciler) waitCache() cache.Cache {
+	if r.stubs == nil {
+		return r.cache
+	}
+	return r.stubs.Cache()
 }
 
 var errHealthFailed = errors.New("health check failed")

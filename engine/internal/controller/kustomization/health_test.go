@@ -7,6 +7,7 @@ import (
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/fluxcd/pkg/runtime/conditions"
 	. "github.com/onsi/gomega"
@@ -251,5 +252,63 @@ func TestHealthPluginGatesReady(t *testing.T) {
 		got, reason := readyReason(g, key)
 		g.Expect(reason).To(Equal(meta.HealthCheckFailedReason))
 		g.Expect(conditions.GetMessage(got, meta.HealthyCondition)).To(ContainSubstring("Widget/" + ns + "/small: disk full"))
+	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// TestHealthCheckExprsGateReady: a kind with healthCheckExprs is judged by
+// the expressions on the whole object, next to a Deployment that kstatus
+// judges from its cached verdict, and both resolve by watch events.
+func TestHealthCheckExprsGateReady(t *testing.T) {
+	g := NewWithT(t)
+	start(t)
+	a := newArtifacts(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	rev := "main@sha1:cececececececececececececececececececece"
+	a.publish(t, ns, "repo", rev, map[string]string{"crd.yaml": widgetCRD, "w.yaml": widget("big"),
+		"web.yaml": deploymentYAML("web", "nginx:1.27")})
+	k := testenv.Kustomization(ns, "cel", "repo", "./", func(k *kustomizev1.Kustomization) {
+		k.Spec.TargetNamespace = ns
+		k.Spec.Wait = true
+		k.Spec.Timeout = &metav1.Duration{Duration: 10 * time.Minute}
+		k.Spec.HealthCheckExprs = []kustomize.CustomHealthCheck{{APIVersion: "example.com/v1", Kind: "Widget",
+			HealthCheckExpressions: kustomize.HealthCheckExpressions{
+				Current: "status.phase == 'Ready'", Failed: "status.phase == 'Error'"}}}
+	})
+	g.Expect(env.Client.Create(ctx, k)).To(Succeed())
+	key := client.ObjectKeyFromObject(k)
+	g.Eventually(func(g Gomega) {
+		got, reason := readyReason(g, key)
+		g.Expect(reason).To(Equal(meta.ProgressingReason), conditions.GetMessage(got, meta.ReadyCondition))
+		g.Expect(got.Status.Inventory).NotTo(BeNil())
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	// Without the expressions, kstatus would call a Widget without
+	// conditions Current at once. As in Flux, an expression on a field not
+	// set yet keeps the wait going.
+	g.Eventually(func(g Gomega) {
+		got, _ := readyReason(g, key)
+		g.Expect(conditions.GetMessage(got, meta.ReadyCondition)).To(Equal("Running health checks for revision " + rev + " with a timeout of 10m0s"))
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+	markAvailable(t, ns, "web")
+	setPhase(t, ns, "big", "Running", "")
+	g.Consistently(func(g Gomega) {
+		_, reason := readyReason(g, key)
+		g.Expect(reason).To(Equal(meta.ProgressingReason))
+	}, time.Second, 100*time.Millisecond).Should(Succeed(), "the widget is not Ready yet")
+	// The safety requeue is 10 minutes away: only the watch on the widget
+	// can make this prompt.
+	setPhase(t, ns, "big", "Ready", "")
+	got := waitApplied(t, key, rev)
+	g.Expect(conditions.IsTrue(got, meta.HealthyCondition)).To(BeTrue())
+
+	setPhase(t, ns, "big", "Error", "")
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Annotations = map[string]string{meta.ReconcileRequestAnnotation: "after-failure"}
+	g.Expect(env.Client.Patch(ctx, got, patch)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got, reason := readyReason(g, key)
+		g.Expect(reason).To(Equal(meta.HealthCheckFailedReason))
+		g.Expect(conditions.GetMessage(got, meta.HealthyCondition)).To(ContainSubstring("Widget/" + ns + "/big"))
 	}, 20*time.Second, 100*time.Millisecond).Should(Succeed())
 }

@@ -83,6 +83,9 @@ type Options struct {
 	// touched since this process applied them are not sent again (see
 	// apply.Ledger). Nil: a cache over every namespace.
 	Fingerprints apply.LiveFingerprints
+	// CacheNamespaces are the namespaces the engine's caches cover (all
+	// when empty), for the cache of health verdicts.
+	CacheNamespaces []string
 	// NoLedger applies every object at every reconcile, as Flux does.
 	NoLedger bool
 }
@@ -99,6 +102,7 @@ type Reconciler struct {
 	restCfg   *rest.Config
 	runner    *reconcile.Runner[*kustomizev1.Kustomization]
 	cache     cache.Cache
+	stubs     *apply.HealthStubs
 	apiReader client.Reader
 	ctrl      controller.Controller
 	waits     *apply.Waits[*waitState]
@@ -137,7 +141,15 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		r.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
 	}
 	r.cache, r.apiReader, r.waits = mgr.GetCache(), mgr.GetAPIReader(), apply.NewWaits[*waitState]()
-	r.health = &apply.Health{Cache: r.cache, Client: r.Client, Plugins: r.Plugins}
+	stubs, err := apply.NewHealthStubs(mgr, r.CacheNamespaces)
+	if err != nil {
+		return fmt.Errorf("setting up the health cache: %w", err)
+	}
+	if err := mgr.Add(stubs); err != nil {
+		return err
+	}
+	r.stubs = stubs
+	r.health = &apply.Health{Cache: r.cache, Stubs: stubs, Client: r.Client, Plugins: r.Plugins}
 	r.restCfg = mgr.GetConfig()
 	if !r.NoLedger {
 		r.ledger = apply.NewLedger()
