@@ -114,10 +114,10 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	b.Logf("requests settled %s after all apps were seen Ready", time.Since(settled).Round(time.Second))
 	start := b8Sample(b, e, pid)
 	b.StartTimer()
-	maxRSS := start.rss
+	maxRSS, maxAt := start.rss, start.at
 	for end := time.Now().Add(idle); time.Now().Before(end); time.Sleep(min(10*time.Second, time.Until(end))) {
 		if s := b8Sample(b, e, pid); s.rss > maxRSS {
-			maxRSS = s.rss
+			maxRSS, maxAt = s.rss, s.at
 		}
 	}
 	b.StopTimer()
@@ -132,7 +132,9 @@ func runB8(b *testing.B, apps int, idle time.Duration) {
 	b.ReportMetric(end.rss, "MiB-rss-end")
 	// Most of the rest is the binary's own text, mapped from the file.
 	b.ReportMetric(end.anon, "MiB-rss-anon-end")
+	b.ReportMetric(start.rss, "MiB-rss-start")
 	b.ReportMetric(max(maxRSS, end.rss), "MiB-rss-max")
+	b.Logf("highest RSS %.1f MiB, %s into the window", maxRSS, maxAt.Sub(start.at).Round(time.Second))
 	b.ReportMetric(end.hwm, "MiB-peak-rss")
 	b.ReportMetric((end.cpu-start.cpu)/secs*1000, "millicores")
 	b.ReportMetric((end.requests-start.requests)/secs, "api-req/s")
