@@ -109,7 +109,7 @@ func (c *Config) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.LeaderElectionRetryPeriod, "leader-election-retry-period", c.LeaderElectionRetryPeriod, "How often leader election is tried.")
 	fs.DurationVar(&c.GracefulShutdownTimeout, "graceful-shutdown-timeout", c.GracefulShutdownTimeout, "How long running reconciles may take to finish on shutdown.")
 	fs.DurationVar(&c.HistoryRefresh, "history-refresh-interval", c.HistoryRefresh, "How often a Kustomization reconcile that changed nothing still rewrites status.history; 0 rewrites it at every reconcile, as Flux does.")
-	fs.DurationVar(&c.MemoryTrimInterval, "memory-trim-interval", c.MemoryTrimInterval, "How often to hand back to the kernel the heap and binary pages the engine holds but does not use; 0 never does.")
+	fs.DurationVar(&c.MemoryTrimInterval, "memory-trim-interval", c.MemoryTrimInterval, "How often to hand back to the kernel the heap and binary pages the engine holds but does not use, besides once a burst of work is over; 0 never does.")
 	fs.BoolVar(&c.ApplyLedger, "apply-ledger", c.ApplyLedger, "Skip objects nobody changed since this process applied them; false dry-runs every object at every reconcile, as Flux does.")
 	fs.IntVar(&c.Concurrent, "concurrent", c.Concurrent, "Reconciles run at once per kind.")
 	fs.IntVar(&c.ConcurrentSSA, "concurrent-ssa", c.ConcurrentSSA, "Objects of one Kustomization read and dry-run at once, as Flux's flag of that name.")

@@ -103,7 +103,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.setupStages(ctx, mgr); err != nil {
 		return err
 	}
-	go trimMemory(ctx, e.cfg.MemoryTrimInterval, e.log.WithName("trim"))
+	go trimMemory(ctx, e.cfg.MemoryTrimInterval, apiActivity.Load, e.log.WithName("trim"))
 	e.log.Info("starting engine", "version", Version, "leaderElect", e.cfg.LeaderElect, "lease", e.cfg.LeaseName(),
 		"watchNamespace", e.cfg.WatchNamespace, "watchLabelSelector", e.cfg.WatchLabelSelector)
 	if err := mgr.Start(ctx); err != nil {

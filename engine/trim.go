@@ -26,19 +26,31 @@ import (
 //     madvise(MADV_PAGEOUT). They are clean copies of the file; what is
 //     still used comes back on its next touch.
 //
-// It stops with ctx.
-func trimMemory(ctx context.Context, interval time.Duration, log logr.Logger) {
+// It trims every interval, and also once a burst of work is over: when
+// the engine sent API requests and then none for a quiet spell (a
+// quarter of the interval, at most 30 s), so that the start-up or a wave
+// of periodic reconciles is handed back at once, not minutes later.
+// activity counts the engine's API requests. It stops with ctx.
+func trimMemory(ctx context.Context, interval time.Duration, activity func() uint64, log logr.Logger) {
 	if interval <= 0 {
 		return
 	}
-	t := time.NewTicker(interval)
+	quiet := min(interval/4, 30*time.Second)
+	t := time.NewTicker(quiet)
 	defer t.Stop()
+	var s trimState
+	s.reset(time.Now(), activity())
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		now := time.Now()
+		if !s.due(now, activity(), interval, quiet) {
+			continue
+		}
+		s.reset(now, activity())
 		debug.FreeOSMemory()
 		n, err := pageOutBinary()
 		if err != nil {
@@ -46,6 +58,27 @@ func trimMemory(ctx context.Context, interval time.Duration, log logr.Logger) {
 		}
 		log.V(1).Info("memory trimmed", "binaryBytesAdvised", n)
 	}
+}
+
+// trimState decides when trimMemory trims.
+type trimState struct {
+	last    time.Time // the last trim
+	seen    uint64    // the activity count at the last look
+	changed time.Time // when it last changed
+	busy    bool      // it changed since the last trim
+}
+
+func (s *trimState) reset(now time.Time, n uint64) {
+	s.last, s.seen, s.changed, s.busy = now, n, now, false
+}
+
+// due reports whether to trim now, given the activity count n: a full
+// interval since the last trim, or work since then followed by quiet.
+func (s *trimState) due(now time.Time, n uint64, interval, quiet time.Duration) bool {
+	if n != s.seen {
+		s.seen, s.changed, s.busy = n, now, true
+	}
+	return now.Sub(s.last) >= interval || s.busy && now.Sub(s.changed) >= quiet
 }
 
 // binaryMappings lists the read-only and executable mappings of the
