@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -154,13 +155,30 @@ func ProcessUsage(pid int) (Usage, error) {
 // FreeAddr returns a loopback address with a port that was free a moment
 // ago.
 func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("finding a free port: %w", err)
+	// A port is free again once its listener closes, so the kernel may hand
+	// the same one out twice in a row (a replica once got it for both its
+	// health and its metrics server). Never return an address twice.
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", fmt.Errorf("finding a free port: %w", err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		if !handed[addr] {
+			handed[addr] = true
+			return addr, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", fmt.Errorf("finding a free port: every one offered was handed out before")
 }
+
+var (
+	handedMu sync.Mutex
+	handed   = map[string]bool{}
+)
 
 // LoopbackAddr is FreeAddr for a test, which it fails on error.
 func LoopbackAddr(t testing.TB) string {
