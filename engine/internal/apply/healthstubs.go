@@ -32,19 +32,7 @@ const (
 // namespaces given (all when empty). The caller adds it to the manager,
 // which starts it.
 func NewHealthStubs(cl cluster.Cluster, namespaces []string) (*HealthStubs, error) {
-	opts := cache.Options{
-		HTTPClient:       cl.GetHTTPClient(),
-		Scheme:           cl.GetScheme(),
-		Mapper:           cl.GetRESTMapper(),
-		DefaultTransform: healthStub,
-	}
-	if len(namespaces) > 0 {
-		opts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range namespaces {
-			opts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
-	c, err := cache.New(cl.GetConfig(), opts)
+	c, err := stubCache(cl, namespaces, nil, healthStub)
 	if err != nil {
 		return nil, err
 	}

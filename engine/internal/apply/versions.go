@@ -80,12 +80,24 @@ func NewCachedFingerprints(cl cluster.Cluster, namespaces []string) (*CachedFing
 	if err != nil {
 		return nil, err
 	}
+	c, err := stubCache(cl, namespaces, labels.NewSelector().Add(*req), stub)
+	if err != nil {
+		return nil, err
+	}
+	return &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{},
+		stores: map[schema.GroupVersionKind]toolscache.Store{}}, nil
+}
+
+// stubCache is an informer cache of the manager's cluster over namespaces
+// (all when empty) and the objects sel matches (all when nil), which keeps what
+// transform makes of each object.
+func stubCache(cl cluster.Cluster, namespaces []string, sel labels.Selector, transform toolscache.TransformFunc) (cache.Cache, error) {
 	opts := cache.Options{
 		HTTPClient:           cl.GetHTTPClient(),
 		Scheme:               cl.GetScheme(),
 		Mapper:               cl.GetRESTMapper(),
-		DefaultLabelSelector: labels.NewSelector().Add(*req),
-		DefaultTransform:     stub,
+		DefaultLabelSelector: sel,
+		DefaultTransform:     transform,
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
@@ -93,12 +105,7 @@ func NewCachedFingerprints(cl cluster.Cluster, namespaces []string) (*CachedFing
 			opts.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
-	c, err := cache.New(cl.GetConfig(), opts)
-	if err != nil {
-		return nil, err
-	}
-	return &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{},
-		stores: map[schema.GroupVersionKind]toolscache.Store{}}, nil
+	return cache.New(cl.GetConfig(), opts)
 }
 
 // Start runs the informers until ctx is done (manager.Runnable).
