@@ -8,6 +8,7 @@ import (
 	"github.com/fluxcd/cli-utils/pkg/object"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -55,7 +56,7 @@ func ApplyKnown(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev
 	if err != nil {
 		return nil, err
 	}
-	cs, err := cl.applyAll(ctx, objs, known, ApplyOptions(o))
+	cs, reached, err := cl.applyAll(ctx, objs, known, ApplyOptions(o))
 	if err != nil {
 		// What a staged apply changed before failing is named in the
 		// message.
@@ -66,6 +67,7 @@ func ApplyKnown(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev
 		// The apply got this far: keep in the inventory what it may have
 		// created, drop intents it never reached.
 		o.Status.Inventory = MergeInventories(prev, cs)
+		o.Status.Inventory = MergeInventories(o.Status.Inventory, reachedSet(reached))
 		Settle(ctx, c, written, o.Status.Inventory)
 		return nil, fmt.Errorf("apply failed: %w%s", err, partial)
 	}
@@ -99,22 +101,74 @@ func ApplyKnown(ctx context.Context, c client.Client, cl *Cluster, o *kustomizev
 
 // applyAll applies objs in Flux's stages, leaving out those the ledger
 // proves untouched since this process applied them; those are reported
-// unchanged.
-func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, known Digests, opts ssa.ApplyOptions) (*ssa.ChangeSet, error) {
+// unchanged. On a failure, reached lists objects of the failed stage that
+// the change set does not name and that may have been written.
+func (cl *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructured, known Digests, opts ssa.ApplyOptions) (*ssa.ChangeSet, []*unstructured.Unstructured, error) {
 	if cl.ledger == nil {
-		return cl.RM.ApplyAllStaged(ctx, objs, opts)
+		return cl.applyStaged(ctx, objs, opts)
 	}
 	same, rest, digests := cl.ledger.unchanged(ctx, cl.id, cl.fingerprints, objs, known)
 	cs := ssa.NewChangeSet()
 	if len(rest) > 0 {
 		ctx, seen := withSeen(ctx)
-		applied, err := cl.RM.ApplyAllStaged(ctx, rest, opts)
+		applied, reached, err := cl.applyStaged(ctx, rest, opts)
 		if err != nil {
-			return applied, err
+			return applied, reached, err
 		}
 		cl.ledger.record(cl.id, applied, digests, seen)
 		cs.Append(applied.Entries)
 	}
 	cs.Append(same)
-	return cs, nil
+	return cs, nil, nil
+}
+
+// applyStaged applies objs in the stages of ssa's ApplyAllStaged: CRDs,
+// Namespaces and cluster roles, waited for; class objects, waited for;
+// the configured custom kinds; the rest. Each stage goes through
+// applyStage.
+func (cl *Cluster) applyStaged(ctx context.Context, objs []*unstructured.Unstructured, opts ssa.ApplyOptions) (*ssa.ChangeSet, []*unstructured.Unstructured, error) {
+	var defs, classes, custom, rest []*unstructured.Unstructured
+	for _, u := range objs {
+		switch {
+		case utils.IsClusterDefinition(u):
+			defs = append(defs, u)
+		case utils.IsClassDefinition(u):
+			classes = append(classes, u)
+		case utils.IsCustomStage(u, opts.CustomStageKinds):
+			custom = append(custom, u)
+		default:
+			rest = append(rest, u)
+		}
+	}
+	cs := ssa.NewChangeSet()
+	for i, stage := range [][]*unstructured.Unstructured{defs, classes, custom, rest} {
+		// ssa applies the last stage even when it is empty; an empty stage
+		// sends nothing.
+		if len(stage) == 0 {
+			continue
+		}
+		got, reached, err := cl.applyStage(ctx, stage, opts)
+		if got != nil {
+			cs.Append(got.Entries)
+		}
+		if err != nil {
+			return cs, reached, err
+		}
+		if i < 2 {
+			wait := ssa.WaitOptions{Interval: opts.WaitInterval, Timeout: opts.WaitTimeout}
+			if err := cl.RM.WaitForSet(got.ToObjMetadataSet(), wait); err != nil {
+				return cs, nil, err
+			}
+		}
+	}
+	return cs, nil, nil
+}
+
+// reachedSet names objects an apply may have written, for the inventory.
+func reachedSet(objs []*unstructured.Unstructured) *ssa.ChangeSet {
+	cs := ssa.NewChangeSet()
+	for _, u := range objs {
+		cs.Add(changeEntry(u, ssa.UnknownAction))
+	}
+	return cs
 }

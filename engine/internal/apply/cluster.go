@@ -24,6 +24,7 @@ type Cluster struct {
 	id           string
 	ledger       *Ledger
 	fingerprints LiveFingerprints
+	concurrency  int
 }
 
 // ClusterOptions build a Cluster.
@@ -39,7 +40,8 @@ type ClusterOptions struct {
 	Cached       bool
 	Account      string
 	// Concurrency is how many objects are read and dry-run at once
-	// (Flux's --concurrent-ssa); below 1, one at a time.
+	// (Flux's --concurrent-ssa), and how many new objects of one kind are
+	// created at once; below 1, one at a time.
 	Concurrency int
 }
 
@@ -48,7 +50,8 @@ func NewCluster(c client.Client, mapper meta.RESTMapper, opts ClusterOptions) *C
 	poller := polling.NewStatusPoller(c, mapper, polling.Options{})
 	rm := ssa.NewResourceManager(recordingClient{c}, poller, Owner)
 	rm.SetConcurrency(max(opts.Concurrency, 1))
-	cl := &Cluster{RM: rm, Reader: c, Local: opts.Local, Cached: opts.Cached, Account: opts.Account, id: opts.ID}
+	cl := &Cluster{RM: rm, Reader: c, Local: opts.Local, Cached: opts.Cached, Account: opts.Account, id: opts.ID,
+		concurrency: max(opts.Concurrency, 1)}
 	if opts.Ledger != nil && opts.Fingerprints != nil {
 		cl.ledger, cl.fingerprints = opts.Ledger, opts.Fingerprints
 	}

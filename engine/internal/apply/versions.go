@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -70,6 +71,8 @@ type CachedFingerprints struct {
 	// stores of synced informers, read without the copy a cache read makes
 	// (the ledger asks for every object of every reconcile).
 	stores map[schema.GroupVersionKind]toolscache.Store
+	// namespaces the cache covers; nil: all.
+	namespaces map[string]bool
 }
 
 // NewCachedFingerprints builds the cache from the manager's cluster, over
@@ -84,8 +87,15 @@ func NewCachedFingerprints(cl cluster.Cluster, namespaces []string) (*CachedFing
 	if err != nil {
 		return nil, err
 	}
-	return &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{},
-		stores: map[schema.GroupVersionKind]toolscache.Store{}}, nil
+	f := &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{},
+		stores: map[schema.GroupVersionKind]toolscache.Store{}}
+	if len(namespaces) > 0 {
+		f.namespaces = map[string]bool{}
+		for _, ns := range namespaces {
+			f.namespaces[ns] = true
+		}
+	}
+	return f, nil
 }
 
 // stubCache is an informer cache of the manager's cluster over namespaces
@@ -135,15 +145,53 @@ func stub(obj any) (any, error) {
 // Fingerprint implements LiveFingerprints. It never blocks on an informer
 // that has not synced.
 func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (string, bool) {
+	fp, found, known := f.lookup(ctx, gvk, namespace, name)
+	return fp, known && found && fp != ""
+}
+
+// Absent implements AbsentObjects: the kind's informer has synced, covers
+// the namespace and holds no such object. The informer holds only objects
+// with Flux's owner label, so an object without it counts as absent: the
+// caller must check (an apply's dry-run says whether an object exists).
+func (f *CachedFingerprints) Absent(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) bool {
+	if f.namespaces != nil && namespace != "" && !f.namespaces[namespace] {
+		return false
+	}
+	_, found, known := f.lookup(ctx, gvk, namespace, name)
+	return known && !found
+}
+
+// Synced implements AbsentObjects: it starts the kind's informer and waits
+// until it has synced or ctx is done.
+func (f *CachedFingerprints) Synced(ctx context.Context, gvk schema.GroupVersionKind) bool {
+	f.mu.Lock()
+	store := f.stores[gvk]
+	f.mu.Unlock()
+	if store != nil {
+		return true
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	inf, err := f.cache.GetInformer(ctx, u, cache.BlockUntilSynced(false))
+	if err != nil {
+		return false
+	}
+	return toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+}
+
+// lookup reads namespace/name's stub: its fingerprint, whether the cache
+// holds it and whether the cache knows (synced, namespace covered).
+func (f *CachedFingerprints) lookup(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (fp string, found, known bool) {
 	f.mu.Lock()
 	at, failed := f.failed[gvk]
 	store := f.stores[gvk]
 	f.mu.Unlock()
 	if store != nil {
-		return storedFingerprint(store, namespace, name)
+		fp, found := storedFingerprint(store, namespace, name)
+		return fp, found, true
 	}
 	if failed && time.Since(at) < time.Minute {
-		return "", false
+		return "", false, false
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
@@ -152,7 +200,7 @@ func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVe
 		f.mu.Lock()
 		f.failed[gvk] = time.Now()
 		f.mu.Unlock()
-		return "", false
+		return "", false, false
 	}
 	if failed {
 		f.mu.Lock()
@@ -160,7 +208,7 @@ func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVe
 		f.mu.Unlock()
 	}
 	if !inf.HasSynced() {
-		return "", false
+		return "", false, false
 	}
 	// One informer over all namespaces (or one) has a store keyed
 	// namespace/name; over several namespaces it has none.
@@ -168,17 +216,23 @@ func (f *CachedFingerprints) Fingerprint(ctx context.Context, gvk schema.GroupVe
 		f.mu.Lock()
 		f.stores[gvk] = s.GetStore()
 		f.mu.Unlock()
-		return storedFingerprint(s.GetStore(), namespace, name)
+		fp, found := storedFingerprint(s.GetStore(), namespace, name)
+		return fp, found, true
 	}
-	if err := f.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
-		return "", false
+	switch err := f.cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); {
+	case err == nil:
+		return u.GetAnnotations()[fingerprintAnnotation], true, true
+	case apierrors.IsNotFound(err):
+		return "", false, true
+	default:
+		// A namespace the cache does not cover, for one.
+		return "", false, false
 	}
-	fp := u.GetAnnotations()[fingerprintAnnotation]
-	return fp, fp != ""
 }
 
 // storedFingerprint reads the fingerprint of namespace/name from an
-// informer's store of stubs. The stub is shared: it is only read.
+// informer's store of stubs, and whether the store holds it. The stub is
+// shared: it is only read.
 func storedFingerprint(s toolscache.Store, namespace, name string) (string, bool) {
 	key := name
 	if namespace != "" {
@@ -190,8 +244,7 @@ func storedFingerprint(s toolscache.Store, namespace, name string) (string, bool
 	}
 	u, ok := item.(*unstructured.Unstructured)
 	if !ok {
-		return "", false
+		return "", true
 	}
-	fp := u.GetAnnotations()[fingerprintAnnotation]
-	return fp, fp != ""
+	return u.GetAnnotations()[fingerprintAnnotation], true
 }
