@@ -1,9 +1,11 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -59,7 +61,8 @@ func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomizat
 	if !fs.IsDir(root) {
 		return nil, fmt.Errorf("kustomization path not found: %s", k.Spec.Path)
 	}
-	if err := generate(fs, root); err != nil {
+	listing, err := generate(fs, root)
+	if err != nil {
 		return nil, err
 	}
 	if opts.NoRemoteBases {
@@ -67,6 +70,67 @@ func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomizat
 			return nil, err
 		}
 	}
+	resources, err := kustomizeBuild(fs, root, k, listing, dec)
+	if err != nil {
+		return nil, err
+	}
+	var kobj unstructured.Unstructured
+	if k.Spec.PostBuild != nil {
+		if kobj.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(k); err != nil {
+			return nil, err
+		}
+	}
+	rf := provider.NewDefaultDepProvider().GetResourceFactory()
+	out := make([]*unstructured.Unstructured, 0, len(resources))
+	for _, r := range resources {
+		u, err := toUnstructured(r)
+		if err != nil {
+			return nil, err
+		}
+		// Decrypt first, then substitute, as Flux does.
+		if _, encrypted := u.Object["sops"]; encrypted || u.GetKind() == "Secret" {
+			if err := dec.DecryptObjects([]*unstructured.Unstructured{u}); err != nil {
+				return nil, fmt.Errorf("decryption failed for %s: %w", r.CurId(), err)
+			}
+		}
+		if k.Spec.PostBuild != nil {
+			// Flux's own substitution: envsubst syntax, substituteFrom
+			// ConfigMaps and Secrets, the substitute: disabled opt-out.
+			res, err := rf.FromMap(u.Object)
+			if err != nil {
+				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
+			}
+			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, res, fluxkustomize.SubstituteWithStrict(strict),
+				fluxkustomize.SubstituteWithDryRun(c == nil))
+			if err != nil {
+				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
+			}
+			if sub != nil {
+				if u, err = toUnstructured(sub); err != nil {
+					return nil, err
+				}
+			}
+		}
+		out = append(out, u)
+	}
+	if err := decrypt.EnsureDecrypted(out); err != nil {
+		return nil, fmt.Errorf("%w: set spec.decryption to apply it", err)
+	}
+	return out, nil
+}
+
+// kustomizeBuild runs kustomize over root with the spec's overlays, in
+// pieces when that gives the same result (see chunked).
+func kustomizeBuild(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, listing *listing, dec *decrypt.Decryptor) ([]*resource.Resource, error) {
+	if rs, ok := chunked(fs, root, k, listing); ok {
+		return rs, nil
+	}
+	return wholeBuild(fs, root, k, dec)
+}
+
+// wholeBuild runs kustomize once over a wrapper kustomization that holds
+// the spec's overlays around root.
+func wholeBuild(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, dec *decrypt.Decryptor) ([]*resource.Resource, error) {
 	wrapper := types.Kustomization{
 		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
 		Resources:  []string{".." + root},
@@ -116,56 +180,18 @@ func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomizat
 	if err := dec.DecryptSources(fs, "/", dir); err != nil {
 		return nil, fmt.Errorf("decryption failed: %w", err)
 	}
-	kopts := krusty.MakeDefaultOptions()
-	kopts.LoadRestrictions = types.LoadRestrictionsNone // the in-memory fs holds only the artifact
-	kopts.PluginConfig = types.DisabledPluginConfig()
-	resMap, err := krusty.MakeKustomizer(kopts).Run(fs, dir)
+	resMap, err := krusty.MakeKustomizer(kustomizeOptions()).Run(fs, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build failed: %w", err)
 	}
-	var kobj unstructured.Unstructured
-	if k.Spec.PostBuild != nil {
-		if kobj.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(k); err != nil {
-			return nil, err
-		}
-	}
-	rf := provider.NewDefaultDepProvider().GetResourceFactory()
-	out := make([]*unstructured.Unstructured, 0, resMap.Size())
-	for _, r := range resMap.Resources() {
-		u, err := toUnstructured(r)
-		if err != nil {
-			return nil, err
-		}
-		// Decrypt first, then substitute, as Flux does.
-		if _, encrypted := u.Object["sops"]; encrypted || u.GetKind() == "Secret" {
-			if err := dec.DecryptObjects([]*unstructured.Unstructured{u}); err != nil {
-				return nil, fmt.Errorf("decryption failed for %s: %w", r.CurId(), err)
-			}
-		}
-		if k.Spec.PostBuild != nil {
-			// Flux's own substitution: envsubst syntax, substituteFrom
-			// ConfigMaps and Secrets, the substitute: disabled opt-out.
-			res, err := rf.FromMap(u.Object)
-			if err != nil {
-				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
-			}
-			sub, err := fluxkustomize.SubstituteVariables(ctx, c, kobj, res, fluxkustomize.SubstituteWithStrict(strict),
-				fluxkustomize.SubstituteWithDryRun(c == nil))
-			if err != nil {
-				return nil, fmt.Errorf("post build substitution failed for %s: %w", r.CurId(), err)
-			}
-			if sub != nil {
-				if u, err = toUnstructured(sub); err != nil {
-					return nil, err
-				}
-			}
-		}
-		out = append(out, u)
-	}
-	if err := decrypt.EnsureDecrypted(out); err != nil {
-		return nil, fmt.Errorf("%w: set spec.decryption to apply it", err)
-	}
-	return out, nil
+	return resMap.Resources(), nil
+}
+
+func kustomizeOptions() *krusty.Options {
+	kopts := krusty.MakeDefaultOptions()
+	kopts.LoadRestrictions = types.LoadRestrictionsNone // the in-memory fs holds only the artifact
+	kopts.PluginConfig = types.DisabledPluginConfig()
+	return kopts
 }
 
 // toUnstructured goes through JSON, so numbers are int64 or float64 as
@@ -186,15 +212,31 @@ func resIDFromSelector(s *kustomize.Selector) resID {
 	return resID{Gvk: resGvk{Group: s.Group, Version: s.Version, Kind: s.Kind}, Name: s.Name, Namespace: s.Namespace}
 }
 
+// countSeparators counts the lines that start a YAML document: an
+// estimate of the documents in data.
+func countSeparators(data []byte) int {
+	return bytes.Count(data, []byte("\n---"))
+}
+
+// listing is what generate found under a path without a kustomization
+// file: the YAML files it listed and their documents, counted roughly.
+type listing struct {
+	files []string
+	docs  int
+	// nested: a directory under the path holds a kustomization file.
+	nested bool
+}
+
 // generate writes a kustomization listing every YAML file under root when
-// root has none, skipping hidden files and directories.
-func generate(fs filesys.FileSystem, root string) error {
+// root has none, skipping hidden files and directories. It returns what it
+// listed; nil when root has its own kustomization file.
+func generate(fs filesys.FileSystem, root string) (*listing, error) {
 	for _, f := range kustomizationFiles {
 		if fs.Exists(path.Join(root, f)) {
-			return nil
+			return nil, nil
 		}
 	}
-	var resources []string
+	l := &listing{}
 	err := fs.Walk(root, func(p string, info filesysFileInfo, err error) error {
 		if err != nil {
 			return err
@@ -206,20 +248,26 @@ func generate(fs filesys.FileSystem, root string) error {
 			}
 			return nil
 		}
+		if !info.IsDir() && slices.Contains(kustomizationFiles, base) {
+			l.nested = true
+		}
 		if !info.IsDir() && (strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")) {
-			resources = append(resources, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))
+			l.files = append(l.files, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))
+			if data, err := fs.ReadFile(p); err == nil {
+				l.docs += 1 + countSeparators(data)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("listing manifests: %w", err)
+		return nil, fmt.Errorf("listing manifests: %w", err)
 	}
 	data, err := yaml.Marshal(types.Kustomization{
 		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Resources: resources,
+		Resources: l.files,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return fs.WriteFile(path.Join(root, "kustomization.yaml"), data)
+	return l, fs.WriteFile(path.Join(root, "kustomization.yaml"), data)
 }
