@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -223,13 +222,15 @@ func countSeparators(data []byte) int {
 type listing struct {
 	files []string
 	docs  int
-	// nested: a directory under the path holds a kustomization file.
+	// nested: a directory under the path holds a kustomization file (it
+	// is listed, not its files).
 	nested bool
 }
 
 // generate writes a kustomization listing every YAML file under root when
-// root has none, skipping hidden files and directories. It returns what it
-// listed; nil when root has its own kustomization file.
+// root has none, skipping hidden files and directories; a directory with
+// its own kustomization file is listed as one (not descended into). It
+// returns what it listed; nil when root has its own kustomization file.
 func generate(fs filesys.FileSystem, root string) (*listing, error) {
 	for _, f := range kustomizationFiles {
 		if fs.Exists(path.Join(root, f)) {
@@ -248,8 +249,16 @@ func generate(fs filesys.FileSystem, root string) (*listing, error) {
 			}
 			return nil
 		}
-		if !info.IsDir() && slices.Contains(kustomizationFiles, base) {
-			l.nested = true
+		if info.IsDir() && p != root {
+			// A directory with its own kustomization file is one resource,
+			// built by it, as Flux's generator lists it.
+			for _, f := range kustomizationFiles {
+				if kf := path.Join(p, f); fs.Exists(kf) && !fs.IsDir(kf) {
+					l.nested = true
+					l.files = append(l.files, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))
+					return filepathSkipDir
+				}
+			}
 		}
 		if !info.IsDir() && (strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")) {
 			l.files = append(l.files, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))

@@ -12,6 +12,10 @@ import (
 	"github.com/weir-gitops/weir/engine/internal/decrypt"
 )
 
+// BenchmarkBuildConfigMaps builds n plain ConfigMaps with a target
+// namespace (in pieces, see chunked). BenchmarkBuildWhole builds 1000 of
+// them as one kustomize build: pure CPU and quadratic, a calibration of the
+// machine next to the API server benchmarks.
 func BenchmarkBuildConfigMaps(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
@@ -39,5 +43,22 @@ func BenchmarkBuildConfigMaps(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func BenchmarkBuildWhole(b *testing.B) {
+	files := many("cm", 1000, configMapDoc)
+	k := &kustomizev1.Kustomization{}
+	k.Spec.TargetNamespace = "x"
+	dec, _ := decrypt.New(nil)
+	for b.Loop() {
+		fs := source(b, files)
+		if _, err := generate(fs, SrcRoot); err != nil {
+			b.Fatal(err)
+		}
+		rs, err := wholeBuild(fs, SrcRoot, k, dec)
+		if err != nil || len(rs) != 1000 {
+			b.Fatal(len(rs), err)
+		}
 	}
 }

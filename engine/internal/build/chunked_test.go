@@ -1,7 +1,9 @@
 package build
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,7 +150,7 @@ func TestChunkedBuildMatchesWhole(t *testing.T) {
 		{name: "invalid YAML in one file", files: merge(many("cm", 300, configMapDoc), map[string]string{"zz-bad.yaml": "kind: [\n"}),
 			k: withNS("apps"), wholeFail: true},
 		{name: "a nested kustomization", files: merge(many("cm", 300, configMapDoc),
-			map[string]string{"sub/kustomization.yaml": "resources: []\n"}), k: withNS("apps"), wholeFail: true},
+			map[string]string{"sub/kustomization.yaml": "resources: []\n"}), k: withNS("apps")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,4 +221,31 @@ func FuzzChunkedBuild(f *testing.F) {
 			t.Fatalf("pieces and whole differ:\n%s", firstDifference(pieces, whole))
 		}
 	})
+}
+
+// TestGenerateListsKustomizationDirectories: in a path without a
+// kustomization file, a directory with one is a resource built by it (the
+// layout flux bootstrap writes: clusters/<name>/flux-system), not a pile
+// of YAML files.
+func TestGenerateListsKustomizationDirectories(t *testing.T) {
+	fs := source(t, map[string]string{
+		"apps.yaml":                      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+		"flux-system/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- sync.yaml\n",
+		"flux-system/sync.yaml":          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sync\n",
+		"flux-system/unlisted.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unlisted\n",
+	})
+	k := &kustomizev1.Kustomization{}
+	k.Spec.Path = "./"
+	dec, _ := decrypt.New(nil)
+	out, err := Build(context.Background(), fs, k, Options{Decryptor: dec, NoRemoteBases: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range out {
+		got = append(got, u.GetKind()+"/"+u.GetName())
+	}
+	if want := []string{"ConfigMap/app", "ConfigMap/sync"}; !slices.Equal(got, want) {
+		t.Fatalf("built %v, want %v", got, want)
+	}
 }
