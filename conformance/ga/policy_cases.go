@@ -136,6 +136,70 @@ func kustomizationPolicyCases() []Case {
 					t.Fatalf("labels %v annotations %v lack the common metadata", cm.Labels, cm.Annotations)
 				}
 			}),
+		ksCase("name-prefix-replaces", "spec.namePrefix replaces the namePrefix of the path's kustomization.yaml",
+			map[string]string{"deploy/kustomization.yaml": "namePrefix: src-\nresources:\n- a.yaml\n", "deploy/a.yaml": configMap("a", "1")},
+			func(k *kustomizev1.Kustomization) { k.Spec.NamePrefix = "pre-" },
+			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
+				t.KsReady(ks, f.rev)
+				t.MustConfigMap(f.ns, "pre-a")
+				if _, ok := t.ConfigMap(f.ns, "pre-src-a"); ok {
+					t.Fatalf("both prefixes were applied")
+				}
+			}),
+		ksCase("patch-by-source-name", "spec.patches target objects by the names of the sources, before the kustomization's namePrefix",
+			map[string]string{"deploy/kustomization.yaml": "namePrefix: src-\nresources:\n- a.yaml\n", "deploy/a.yaml": configMap("a", "1")},
+			patch("- op: replace\n  path: /data/value\n  value: patched\n", &kustomize.Selector{Kind: "ConfigMap", Name: "a"}),
+			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
+				t.KsReady(ks, f.rev)
+				t.ExpectValue(f.ns, "src-a", "patched")
+			}),
+		ksCase("images-merge", "spec.images updates an image the kustomization.yaml already sets, field by field",
+			map[string]string{"deploy/kustomization.yaml": "resources:\n- d.yaml\nimages:\n- name: nginx\n  newName: registry.invalid/nginx\n",
+				"deploy/d.yaml": deployment("web", "nginx:1.0")},
+			func(k *kustomizev1.Kustomization) { k.Spec.Images = []kustomize.Image{{Name: "nginx", NewTag: "2.0"}} },
+			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
+				t.KsReady(ks, f.rev)
+				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "web"}}
+				if !t.Get(d) {
+					t.Fatalf("Deployment web was not applied")
+				}
+				if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.invalid/nginx:2.0" {
+					t.Fatalf("image %q, want registry.invalid/nginx:2.0", img)
+				}
+			}),
+		ksCase("common-metadata-objects-only", "spec.commonMetadata sets the objects' own metadata, not their pod templates",
+			map[string]string{"deploy/d.yaml": deployment("web", "nginx:1.0")},
+			func(k *kustomizev1.Kustomization) {
+				k.Spec.CommonMetadata = &kustomizev1.CommonMetadata{Labels: map[string]string{"team": "conf"}, Annotations: map[string]string{"note": "yes"}}
+			},
+			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
+				t.KsReady(ks, f.rev)
+				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "web"}}
+				if !t.Get(d) {
+					t.Fatalf("Deployment web was not applied")
+				}
+				if d.Labels["team"] != "conf" || d.Annotations["note"] != "yes" {
+					t.Fatalf("labels %v annotations %v lack the common metadata", d.Labels, d.Annotations)
+				}
+				if _, ok := d.Spec.Template.Annotations["note"]; ok {
+					t.Fatalf("the pod template got the common annotation: %v", d.Spec.Template.Annotations)
+				}
+				if _, ok := d.Spec.Template.Labels["team"]; ok {
+					t.Fatalf("the pod template got the common label: %v", d.Spec.Template.Labels)
+				}
+			}),
+		ksCase("plain-with-kustomization-dir", "in a path without kustomization.yaml, a directory with one is built by it",
+			map[string]string{"deploy/a.yaml": configMap("a", "1"), "deploy/sub/kustomization.yaml": "resources:\n- b.yaml\n",
+				"deploy/sub/b.yaml": configMap("b", "1"), "deploy/sub/c.yaml": configMap("c", "1")},
+			nil,
+			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
+				t.KsReady(ks, f.rev)
+				t.MustConfigMap(f.ns, "a")
+				t.MustConfigMap(f.ns, "b")
+				if _, ok := t.ConfigMap(f.ns, "c"); ok {
+					t.Fatalf("ConfigMap c, which sub/kustomization.yaml does not list, was applied")
+				}
+			}),
 		ksCase("force-off-immutable", "changing an immutable field without spec.force gives Ready=False",
 			map[string]string{"deploy/a.yaml": configMap("a", "1") + "immutable: true\n"}, nil,
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {

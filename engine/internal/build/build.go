@@ -5,19 +5,24 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/kustomize"
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/yaml"
 
 	"github.com/weir-gitops/weir/engine/internal/decrypt"
@@ -46,7 +51,8 @@ type Options struct {
 // Build renders spec.path of the source in fs (laid out under SrcRoot) as
 // the Kustomization k asks, confined to fs. A directory without a
 // kustomization file gets one listing its YAML files, as Flux generates it;
-// the spec's overlays go into a wrapper kustomization around the path.
+// the spec's overlays are written into the path's kustomization file, as
+// Flux writes them (see overlay).
 func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomization, opts Options) (_ []*unstructured.Unstructured, err error) {
 	c, dec, strict := opts.Client, opts.Decryptor, opts.Strict
 	// kustomize panics on some malformed input; that is bad input, not a
@@ -112,6 +118,11 @@ func Build(ctx context.Context, fs filesys.FileSystem, k *kustomizev1.Kustomizat
 		}
 		out = append(out, u)
 	}
+	// After substitution, on the objects' own metadata only (not pod
+	// templates or selectors), as Flux sets it.
+	if cm := k.Spec.CommonMetadata; cm != nil {
+		ssautil.SetCommonMetadata(out, cm.Labels, cm.Annotations)
+	}
 	if err := decrypt.EnsureDecrypted(out); err != nil {
 		return nil, fmt.Errorf("%w: set spec.decryption to apply it", err)
 	}
@@ -124,66 +135,126 @@ func kustomizeBuild(fs filesys.FileSystem, root string, k *kustomizev1.Kustomiza
 	if rs, ok := chunked(fs, root, k, listing); ok {
 		return rs, nil
 	}
-	return wholeBuild(fs, root, k, dec)
+	return wholeBuild(fs, root, k, listing != nil, dec)
 }
 
-// wholeBuild runs kustomize once over a wrapper kustomization that holds
-// the spec's overlays around root.
-func wholeBuild(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, dec *decrypt.Decryptor) ([]*resource.Resource, error) {
-	wrapper := types.Kustomization{
-		TypeMeta:   types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Resources:  []string{".." + root},
-		Namespace:  k.Spec.TargetNamespace,
-		NamePrefix: k.Spec.NamePrefix,
-		NameSuffix: k.Spec.NameSuffix,
-	}
-	for _, p := range k.Spec.Patches {
-		kp := types.Patch{Patch: p.Patch}
-		if p.Target != nil {
-			kp.Target = &types.Selector{ResId: resIDFromSelector(p.Target), AnnotationSelector: p.Target.AnnotationSelector, LabelSelector: p.Target.LabelSelector}
-		}
-		wrapper.Patches = append(wrapper.Patches, kp)
-	}
-	for _, comp := range k.Spec.Components {
-		p := path.Join(root, comp)
-		if !fs.Exists(p) {
-			if k.Spec.IgnoreMissingComponents {
-				continue
-			}
-			return nil, fmt.Errorf("component not found: %s", comp)
-		}
-		wrapper.Components = append(wrapper.Components, ".."+p)
-	}
-	for _, img := range k.Spec.Images {
-		wrapper.Images = append(wrapper.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
-	}
-	if cm := k.Spec.CommonMetadata; cm != nil {
-		if len(cm.Labels) > 0 {
-			wrapper.Labels = []types.Label{{Pairs: cm.Labels, IncludeSelectors: false, IncludeTemplates: false}}
-		}
-		wrapper.CommonAnnotations = cm.Annotations
-	}
-	data, err := yaml.Marshal(wrapper)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the overlay: %w", err)
-	}
-	const dir = "/overlay"
-	if err := fs.MkdirAll(dir); err != nil {
-		return nil, err
-	}
-	if err := fs.WriteFile(dir+"/kustomization.yaml", data); err != nil {
+// wholeBuild writes the spec's overlays into root's kustomization file
+// and runs kustomize once over root.
+func wholeBuild(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, generated bool, dec *decrypt.Decryptor) ([]*resource.Resource, error) {
+	if err := overlay(fs, root, k, generated); err != nil {
 		return nil, err
 	}
 	// SOPS-encrypted secretGenerator inputs are decrypted in memory, in the
 	// artifact's in-memory file system, before kustomize reads them.
-	if err := dec.DecryptSources(fs, "/", dir); err != nil {
+	if err := dec.DecryptSources(fs, "/", root); err != nil {
 		return nil, fmt.Errorf("decryption failed: %w", err)
 	}
-	resMap, err := krusty.MakeKustomizer(kustomizeOptions()).Run(fs, dir)
+	resMap, err := runKustomize(fs, root)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build failed: %w", err)
 	}
 	return resMap.Resources(), nil
+}
+
+// overlay sets the spec's kustomize fields in root's kustomization file,
+// the way Flux's generator edits it, so the same sources build the same
+// objects: targetNamespace, namePrefix and nameSuffix replace the file's
+// own; patches and components are added to its lists (patches run at the
+// file's level, before its name prefix); an image the file already names
+// is updated field by field (a new tag or digest replaces both). A file
+// the source brought (not generated) without resources gets kustomize's
+// origin annotations, as under Flux, which sets them to avoid kustomize's
+// "kustomization is empty" error.
+func overlay(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, generated bool) error {
+	kfile := ""
+	for _, f := range kustomizationFiles {
+		if p := path.Join(root, f); fs.Exists(p) && !fs.IsDir(p) {
+			kfile = p
+			break
+		}
+	}
+	if kfile == "" {
+		return fmt.Errorf("no kustomization file in %s", k.Spec.Path)
+	}
+	data, err := fs.ReadFile(kfile)
+	if err != nil {
+		return err
+	}
+	kus := types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind}}
+	if err := yaml.Unmarshal(data, &kus); err != nil {
+		return fmt.Errorf("kustomize build failed: invalid %s: %w", path.Base(kfile), err)
+	}
+	if !generated && len(kus.Resources) == 0 {
+		kus.BuildMetadata = []string{types.OriginAnnotations}
+	}
+	spec := k.Spec
+	if spec.TargetNamespace != "" {
+		kus.Namespace = spec.TargetNamespace
+	}
+	if spec.NamePrefix != "" {
+		kus.NamePrefix = spec.NamePrefix
+	}
+	if spec.NameSuffix != "" {
+		kus.NameSuffix = spec.NameSuffix
+	}
+	for _, p := range spec.Patches {
+		kp := types.Patch{Patch: p.Patch}
+		if p.Target != nil {
+			kp.Target = &types.Selector{ResId: resIDFromSelector(p.Target), AnnotationSelector: p.Target.AnnotationSelector, LabelSelector: p.Target.LabelSelector}
+		}
+		kus.Patches = append(kus.Patches, kp)
+	}
+	for _, comp := range spec.Components {
+		if !fluxkustomize.IsLocalRelativePath(comp) {
+			return fmt.Errorf("component path '%s' must be local and relative", comp)
+		}
+		if !fs.Exists(path.Join(root, comp)) {
+			if spec.IgnoreMissingComponents {
+				continue
+			}
+			return fmt.Errorf("component not found: %s", comp)
+		}
+		kus.Components = append(kus.Components, comp)
+	}
+	for _, img := range spec.Images {
+		i := slices.IndexFunc(kus.Images, func(have types.Image) bool { return have.Name == img.Name })
+		if i < 0 {
+			kus.Images = append(kus.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
+			continue
+		}
+		if img.NewName != "" {
+			kus.Images[i].NewName = img.NewName
+		}
+		// A tag and a digest both pick the version: one set replaces both.
+		if img.NewTag != "" || img.Digest != "" {
+			kus.Images[i].NewTag, kus.Images[i].Digest = img.NewTag, img.Digest
+		}
+	}
+	out, err := yaml.Marshal(kus)
+	if err != nil {
+		return fmt.Errorf("encoding the kustomization: %w", err)
+	}
+	return fs.WriteFile(kfile, out)
+}
+
+// kustomize keeps its OpenAPI schema in process-wide state, which it
+// initializes on first use without a lock (two builds at once race on it:
+// a fatal concurrent map write), and which a kustomization's openapi field
+// replaces for every later build. So builds run one at a time, as Flux's
+// do, and one that changed the schema leaves it reset (Flux resets it at
+// every build, which re-parses the built-in schema: tens of milliseconds).
+var kustomizeMu sync.Mutex
+
+// runKustomize builds the kustomization in dir.
+func runKustomize(fs filesys.FileSystem, dir string) (resmap.ResMap, error) {
+	kustomizeMu.Lock()
+	defer kustomizeMu.Unlock()
+	defer func() {
+		if openapi.GetSchemaVersion() != "" {
+			openapi.ResetOpenAPI()
+		}
+	}()
+	return krusty.MakeKustomizer(kustomizeOptions()).Run(fs, dir)
 }
 
 func kustomizeOptions() *krusty.Options {
@@ -271,10 +342,15 @@ func generate(fs filesys.FileSystem, root string) (*listing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing manifests: %w", err)
 	}
-	data, err := yaml.Marshal(types.Kustomization{
+	kus := types.Kustomization{
 		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
 		Resources: l.files,
-	})
+	}
+	if len(l.files) == 0 {
+		// As Flux: kustomize refuses an empty kustomization.
+		kus.Namespace = "_placeholder"
+	}
+	data, err := yaml.Marshal(kus)
 	if err != nil {
 		return nil, err
 	}

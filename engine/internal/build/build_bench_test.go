@@ -56,7 +56,7 @@ func BenchmarkBuildWhole(b *testing.B) {
 		if _, err := generate(fs, SrcRoot); err != nil {
 			b.Fatal(err)
 		}
-		rs, err := wholeBuild(fs, SrcRoot, k, dec)
+		rs, err := wholeBuild(fs, SrcRoot, k, true, dec)
 		if err != nil || len(rs) != 1000 {
 			b.Fatal(len(rs), err)
 		}

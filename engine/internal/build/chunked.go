@@ -5,7 +5,6 @@ import (
 	"path"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
-	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -74,7 +73,6 @@ func chunked(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, l
 	if len(cur) > 0 {
 		pieces = append(pieces, cur)
 	}
-	kz := krusty.MakeKustomizer(kustomizeOptions())
 	seen := map[resid.ResId]bool{}
 	var out []*resource.Resource
 	for i, files := range pieces {
@@ -87,7 +85,7 @@ func chunked(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, l
 		if err != nil || fs.MkdirAll(dir) != nil || fs.WriteFile(dir+"/kustomization.yaml", data) != nil {
 			return nil, false
 		}
-		m, err := kz.Run(fs, dir)
+		m, err := runKustomize(fs, dir)
 		if err != nil {
 			return nil, false
 		}
@@ -104,9 +102,9 @@ func chunked(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, l
 }
 
 // namespaceOnly: the spec asks kustomize for nothing but a target
-// namespace.
+// namespace (commonMetadata is set after the build).
 func namespaceOnly(k *kustomizev1.Kustomization) bool {
 	s := k.Spec
 	return s.NamePrefix == "" && s.NameSuffix == "" && len(s.Patches) == 0 && len(s.Components) == 0 &&
-		len(s.Images) == 0 && s.CommonMetadata == nil
+		len(s.Images) == 0
 }

@@ -39,7 +39,7 @@ func both(t testing.TB, files map[string]string, k *kustomizev1.Kustomization) (
 	}
 	rs, ok := chunked(fs, SrcRoot, k, l)
 	dec, _ := decrypt.New(nil)
-	ws, wholeErr := wholeBuild(fs, SrcRoot, k, dec)
+	ws, wholeErr := wholeBuild(fs, SrcRoot, k, true, dec)
 	return render(t, rs), render(t, ws), ok, wholeErr
 }
 
@@ -131,13 +131,13 @@ func TestChunkedBuildMatchesWhole(t *testing.T) {
 		pieces    bool
 		wholeFail bool
 	}{
-		{name: "configmaps, target namespace", files: many("cm", 450, configMapDoc), k: withNS("apps"), pieces: true},
-		{name: "configmaps, no target namespace", files: many("cm", 450, configMapDoc), k: withNS(""), pieces: true},
-		{name: "mixed kinds", files: many("mix", 720, mixed), k: withNS("apps"), pieces: true},
+		{name: "configmaps, target namespace", files: many("cm", 300, configMapDoc), k: withNS("apps"), pieces: true},
+		{name: "configmaps, no target namespace", files: many("cm", 300, configMapDoc), k: withNS(""), pieces: true},
+		{name: "mixed kinds", files: many("mix", 360, mixed), k: withNS("apps"), pieces: true},
 		{name: "mixed kinds in a subdirectory", files: merge(many("a/mix", 300, mixed), many("b/cm", 300, configMapDoc)), k: withNS("apps"), pieces: true},
 		{name: "too few documents", files: many("cm", 150, configMapDoc), k: withNS("apps")},
 		{name: "a role binding's subjects follow the build", files: merge(many("mix", 300, mixed), rb), k: withNS("apps")},
-		{name: "a name prefix", files: many("cm", 450, configMapDoc), k: func() *kustomizev1.Kustomization {
+		{name: "a name prefix", files: many("cm", 300, configMapDoc), k: func() *kustomizev1.Kustomization {
 			k := withNS("apps")
 			k.Spec.NamePrefix = "p-"
 			return k
