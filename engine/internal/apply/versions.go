@@ -73,6 +73,8 @@ type CachedFingerprints struct {
 	stores map[schema.GroupVersionKind]toolscache.Store
 	// namespaces the cache covers; nil: all.
 	namespaces map[string]bool
+	// unsynced kinds did not sync within a Synced wait, and when.
+	unsynced map[schema.GroupVersionKind]time.Time
 }
 
 // NewCachedFingerprints builds the cache from the manager's cluster, over
@@ -88,7 +90,7 @@ func NewCachedFingerprints(cl cluster.Cluster, namespaces []string) (*CachedFing
 		return nil, err
 	}
 	f := &CachedFingerprints{cache: c, failed: map[schema.GroupVersionKind]time.Time{},
-		stores: map[schema.GroupVersionKind]toolscache.Store{}}
+		stores: map[schema.GroupVersionKind]toolscache.Store{}, unsynced: map[schema.GroupVersionKind]time.Time{}}
 	if len(namespaces) > 0 {
 		f.namespaces = map[string]bool{}
 		for _, ns := range namespaces {
@@ -176,7 +178,21 @@ func (f *CachedFingerprints) Synced(ctx context.Context, gvk schema.GroupVersion
 	if err != nil {
 		return false
 	}
-	return toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced)
+	// A kind that did not sync in one wait (the engine may not list it)
+	// is not waited for again for a minute: every apply would pay the wait.
+	f.mu.Lock()
+	at, slow := f.unsynced[gvk]
+	f.mu.Unlock()
+	if slow && time.Since(at) < time.Minute {
+		return inf.HasSynced()
+	}
+	if toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return true
+	}
+	f.mu.Lock()
+	f.unsynced[gvk] = time.Now()
+	f.mu.Unlock()
+	return false
 }
 
 // lookup reads namespace/name's stub: its fingerprint, whether the cache
