@@ -2,12 +2,14 @@ package apply
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/fluxcd/cli-utils/pkg/object"
 	"github.com/fluxcd/pkg/ssa"
+	ssaerrors "github.com/fluxcd/pkg/ssa/errors"
 	"github.com/fluxcd/pkg/ssa/utils"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -64,9 +66,7 @@ func (cl *Cluster) applyStage(ctx context.Context, objs []*unstructured.Unstruct
 		// ssa validates the whole stage by dry-run before it writes
 		// anything, then applies one object at a time and on a failure
 		// returns no change set: any object of the stage may exist.
-		if _, dry := err.(interface {
-			InvolvedObject() *unstructured.Unstructured
-		}); !dry {
+		if dre := (*ssaerrors.DryRunErr)(nil); !errors.As(err, &dre) {
 			reached = objs
 		}
 		return nil, reached, err

@@ -147,47 +147,64 @@ func TestNewObjectsInvalidOneAppliesNothing(t *testing.T) {
 // TestNewObjectsRefusedHalfwayStayInInventory: a quota admits each object
 // on its own (the dry-runs pass) and refuses the creates past its limit.
 // What was created must stay in the inventory, so prune and deletion find
-// it; the apply is not counted as a success.
+// it; the apply is not counted as a success. Both paths: all new, and a
+// stage with one object that exists, which ssa applies (it returns no
+// change set when an apply fails half way).
 func TestNewObjectsRefusedHalfwayStayInInventory(t *testing.T) {
-	g := NewWithT(t)
-	ctx := context.Background()
-	cl, _, k, _ := newObjectsCluster(t)
-	q := &corev1.ResourceQuota{}
-	q.Namespace, q.Name = k.Namespace, "three"
-	q.Spec.Hard = corev1.ResourceList{"count/configmaps": resource.MustParse("3")}
-	g.Expect(env.Client.Create(ctx, q)).To(Succeed())
-	// No quota controller runs here: set the status it would. First as
-	// full, until a dry-run create is refused (the API server reads quotas
-	// through a cache), then as empty, until one is admitted.
-	setUsed := func(used string, admitted bool) {
-		g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
-		q.Status.Hard = q.Spec.Hard
-		q.Status.Used = corev1.ResourceList{"count/configmaps": resource.MustParse(used)}
-		g.Expect(env.Client.Status().Update(ctx, q)).To(Succeed())
-		g.Eventually(func() bool {
-			probe := configMapObjects(t, k, "probe")[0]
-			return env.Client.Create(ctx, probe, client.DryRunAll) == nil
-		}, 10*time.Second, 50*time.Millisecond).Should(Equal(admitted))
-	}
-	setUsed("3", false)
-	setUsed("0", true)
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("one existing %v", existing), func(t *testing.T) {
+			g := NewWithT(t)
+			ctx := context.Background()
+			cl, _, k, f := newObjectsCluster(t)
+			q := &corev1.ResourceQuota{}
+			q.Namespace, q.Name = k.Namespace, "three"
+			q.Spec.Hard = corev1.ResourceList{"count/configmaps": resource.MustParse("3")}
+			g.Expect(env.Client.Create(ctx, q)).To(Succeed())
+			// No quota controller runs here: set the status it would. First
+			// as full, until a dry-run create is refused (the API server
+			// reads quotas through a cache), then as empty, until one is
+			// admitted.
+			setUsed := func(used string, admitted bool) {
+				g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(q), q)).To(Succeed())
+				q.Status.Hard = q.Spec.Hard
+				q.Status.Used = corev1.ResourceList{"count/configmaps": resource.MustParse(used)}
+				g.Expect(env.Client.Status().Update(ctx, q)).To(Succeed())
+				g.Eventually(func() bool {
+					probe := configMapObjects(t, k, "probe")[0]
+					return env.Client.Create(ctx, probe, client.DryRunAll) == nil
+				}, 10*time.Second, 50*time.Millisecond).Should(Equal(admitted))
+			}
+			setUsed("3", false)
+			setUsed("0", true)
 
-	objs := configMapObjects(t, k, names("q", 8)...)
-	_, err := apply.Apply(ctx, env.Client, cl, k, objs)
-	g.Expect(err).To(MatchError(ContainSubstring("exceeded quota")))
+			objs := configMapObjects(t, k, names("q", 8)...)
+			want := 3
+			if existing {
+				first := configMapObjects(t, k, "first")
+				_, err := apply.Apply(ctx, env.Client, cl, k, first)
+				g.Expect(err).NotTo(HaveOccurred())
+				waitCachedFingerprint(t, f, corev1.SchemeGroupVersion.WithKind("ConfigMap"), k.Namespace, "first")
+				// Changed, so the ledger does not leave it out of the stage.
+				first[0].Object["data"] = map[string]any{"k": "changed"}
+				objs, want = append(first, objs...), 2
+			}
+			_, err := apply.Apply(ctx, env.Client, cl, k, objs)
+			g.Expect(err).To(MatchError(ContainSubstring("exceeded quota")))
 
-	got := &kustomizev1.Kustomization{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(k), got)).To(Succeed())
-	ids := inventoryIDs(got)
-	created := 0
-	for _, n := range names("q", 8) {
-		err := env.Client.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: n}, &corev1.ConfigMap{})
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		g.Expect(err).NotTo(HaveOccurred())
-		created++
-		g.Expect(ids).To(HaveKey(k.Namespace+"_"+n+"__ConfigMap"), "created and not in the inventory: %s", n)
+			got := &kustomizev1.Kustomization{}
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(k), got)).To(Succeed())
+			ids := inventoryIDs(got)
+			created := 0
+			for _, n := range names("q", 8) {
+				err := env.Client.Get(ctx, client.ObjectKey{Namespace: k.Namespace, Name: n}, &corev1.ConfigMap{})
+				if apierrors.IsNotFound(err) {
+					continue
+				}
+				g.Expect(err).NotTo(HaveOccurred())
+				created++
+				g.Expect(ids).To(HaveKey(k.Namespace+"_"+n+"__ConfigMap"), "created and not in the inventory: %s", n)
+			}
+			g.Expect(created).To(Equal(want))
+		})
 	}
-	g.Expect(created).To(Equal(3))
 }
