@@ -178,7 +178,7 @@ func TestNewObjectsRefusedHalfwayStayInInventory(t *testing.T) {
 			setUsed("0", true)
 
 			objs := configMapObjects(t, k, names("q", 8)...)
-			want := 3
+			limit := 3
 			if existing {
 				first := configMapObjects(t, k, "first")
 				_, err := apply.Apply(ctx, env.Client, cl, k, first)
@@ -186,7 +186,7 @@ func TestNewObjectsRefusedHalfwayStayInInventory(t *testing.T) {
 				waitCachedFingerprint(t, f, corev1.SchemeGroupVersion.WithKind("ConfigMap"), k.Namespace, "first")
 				// Changed, so the ledger does not leave it out of the stage.
 				first[0].Object["data"] = map[string]any{"k": "changed"}
-				objs, want = append(first, objs...), 2
+				objs, limit = append(first, objs...), 2
 			}
 			_, err := apply.Apply(ctx, env.Client, cl, k, objs)
 			g.Expect(err).To(MatchError(ContainSubstring("exceeded quota")))
@@ -204,7 +204,10 @@ func TestNewObjectsRefusedHalfwayStayInInventory(t *testing.T) {
 				created++
 				g.Expect(ids).To(HaveKey(k.Namespace+"_"+n+"__ConfigMap"), "created and not in the inventory: %s", n)
 			}
-			g.Expect(created).To(Equal(want))
+			// Some were created, at most what the quota allows (creates run
+			// at once, and the first refusal cancels those not sent yet).
+			g.Expect(created).To(BeNumerically(">=", 1), "nothing was created: the case is not a partial apply")
+			g.Expect(created).To(BeNumerically("<=", limit))
 		})
 	}
 }
