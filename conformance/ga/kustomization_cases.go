@@ -84,9 +84,7 @@ func kustomizationCases() []Case {
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
 				t.KsReady(ks, f.rev)
 				t.MustConfigMap(f.ns, "a")
-				if _, ok := t.ConfigMap(f.ns, "b"); ok {
-					t.Fatalf("b.yaml is not in kustomization.yaml's resources but was applied")
-				}
+				t.MustNotConfigMap(f.ns, "b", "b.yaml is not in kustomization.yaml's resources")
 			}),
 		ksCase("path-not-found", "a path missing from the artifact gives Ready=False",
 			twoMaps, func(k *kustomizev1.Kustomization) { k.Spec.Path = "./missing" },

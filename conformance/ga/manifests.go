@@ -68,6 +68,13 @@ func (t *T) MustConfigMap(ns, name string) *corev1.ConfigMap {
 	return cm
 }
 
+// MustNotConfigMap fails with why when the ConfigMap exists.
+func (t *T) MustNotConfigMap(ns, name, why string) {
+	if _, ok := t.ConfigMap(ns, name); ok {
+		t.Fatalf("ConfigMap %s/%s exists: %s", ns, name, why)
+	}
+}
+
 // WaitGone waits until the ConfigMap is deleted.
 func (t *T) WaitGone(ns, name string) {
 	t.Eventually(wait, fmt.Sprintf("ConfigMap %s/%s to be deleted", ns, name), func() (bool, string) {

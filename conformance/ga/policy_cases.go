@@ -101,22 +101,14 @@ func kustomizationPolicyCases() []Case {
 			},
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
 				t.KsReady(ks, f.rev)
-				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "web"}}
-				if !t.Get(d) {
-					t.Fatalf("Deployment web was not applied")
-				}
-				if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.invalid/nginx:2.0" {
-					t.Fatalf("image %q, want registry.invalid/nginx:2.0", img)
-				}
+				t.ExpectImage(f.ns, "web", "registry.invalid/nginx:2.0")
 			}),
 		ksCase("name-prefix-suffix", "spec.namePrefix and spec.nameSuffix rename the objects", twoMaps,
 			func(k *kustomizev1.Kustomization) { k.Spec.NamePrefix, k.Spec.NameSuffix = "pre-", "-suf" },
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
 				t.KsReady(ks, f.rev)
 				t.MustConfigMap(f.ns, "pre-a-suf")
-				if _, ok := t.ConfigMap(f.ns, "a"); ok {
-					t.Fatalf("the unprefixed ConfigMap a exists too")
-				}
+				t.MustNotConfigMap(f.ns, "a", "the unprefixed one exists too")
 			}),
 		{Name: "kustomization/target-namespace", Doc: "spec.targetNamespace places the objects in that namespace", run: func(t *T) {
 			f := t.Source(twoMaps)
@@ -142,9 +134,7 @@ func kustomizationPolicyCases() []Case {
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
 				t.KsReady(ks, f.rev)
 				t.MustConfigMap(f.ns, "pre-a")
-				if _, ok := t.ConfigMap(f.ns, "pre-src-a"); ok {
-					t.Fatalf("both prefixes were applied")
-				}
+				t.MustNotConfigMap(f.ns, "pre-src-a", "both prefixes were applied")
 			}),
 		ksCase("patch-by-source-name", "spec.patches target objects by the names of the sources, before the kustomization's namePrefix",
 			map[string]string{"deploy/kustomization.yaml": "namePrefix: src-\nresources:\n- a.yaml\n", "deploy/a.yaml": configMap("a", "1")},
@@ -159,13 +149,7 @@ func kustomizationPolicyCases() []Case {
 			func(k *kustomizev1.Kustomization) { k.Spec.Images = []kustomize.Image{{Name: "nginx", NewTag: "2.0"}} },
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
 				t.KsReady(ks, f.rev)
-				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "web"}}
-				if !t.Get(d) {
-					t.Fatalf("Deployment web was not applied")
-				}
-				if img := d.Spec.Template.Spec.Containers[0].Image; img != "registry.invalid/nginx:2.0" {
-					t.Fatalf("image %q, want registry.invalid/nginx:2.0", img)
-				}
+				t.ExpectImage(f.ns, "web", "registry.invalid/nginx:2.0")
 			}),
 		ksCase("common-metadata-objects-only", "spec.commonMetadata sets the objects' own metadata, not their pod templates",
 			map[string]string{"deploy/d.yaml": deployment("web", "nginx:1.0")},
@@ -174,10 +158,7 @@ func kustomizationPolicyCases() []Case {
 			},
 			func(t *T, f *fixture, ks *kustomizev1.Kustomization) {
 				t.KsReady(ks, f.rev)
-				d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "web"}}
-				if !t.Get(d) {
-					t.Fatalf("Deployment web was not applied")
-				}
+				d := t.MustDeployment(f.ns, "web")
 				if d.Labels["team"] != "conf" || d.Annotations["note"] != "yes" {
 					t.Fatalf("labels %v annotations %v lack the common metadata", d.Labels, d.Annotations)
 				}
@@ -196,9 +177,7 @@ func kustomizationPolicyCases() []Case {
 				t.KsReady(ks, f.rev)
 				t.MustConfigMap(f.ns, "a")
 				t.MustConfigMap(f.ns, "b")
-				if _, ok := t.ConfigMap(f.ns, "c"); ok {
-					t.Fatalf("ConfigMap c, which sub/kustomization.yaml does not list, was applied")
-				}
+				t.MustNotConfigMap(f.ns, "c", "sub/kustomization.yaml does not list it")
 			}),
 		ksCase("force-off-immutable", "changing an immutable field without spec.force gives Ready=False",
 			map[string]string{"deploy/a.yaml": configMap("a", "1") + "immutable: true\n"}, nil,
@@ -332,6 +311,23 @@ func kustomizationPolicyCases() []Case {
 func healthCheck(ns string) func(*kustomizev1.Kustomization) {
 	return func(k *kustomizev1.Kustomization) {
 		k.Spec.HealthChecks = []meta.NamespacedObjectKindReference{{APIVersion: probeGVK.GroupVersion().String(), Kind: probeGVK.Kind, Name: "probe", Namespace: ns}}
+	}
+}
+
+// MustDeployment reads a Deployment that must have been applied.
+func (t *T) MustDeployment(ns, name string) *appsv1.Deployment {
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if !t.Get(d) {
+		t.Fatalf("Deployment %s was not applied", name)
+	}
+	return d
+}
+
+// ExpectImage checks the first container image of Deployment ns/name.
+func (t *T) ExpectImage(ns, name, want string) {
+	d := t.MustDeployment(ns, name)
+	if img := d.Spec.Template.Spec.Containers[0].Image; img != want {
+		t.Fatalf("image %q, want %s", img, want)
 	}
 }
 

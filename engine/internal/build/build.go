@@ -282,17 +282,14 @@ func resIDFromSelector(s *kustomize.Selector) resID {
 	return resID{Gvk: resGvk{Group: s.Group, Version: s.Version, Kind: s.Kind}, Name: s.Name, Namespace: s.Namespace}
 }
 
-// countSeparators counts the lines that start a YAML document: an
-// estimate of the documents in data.
-func countSeparators(data []byte) int {
-	return bytes.Count(data, []byte("\n---"))
-}
-
 // listing is what generate found under a path without a kustomization
-// file: the YAML files it listed and their documents, counted roughly.
+// file: the YAML files it listed and their documents, counted roughly
+// (the lines that start one).
 type listing struct {
 	files []string
-	docs  int
+	// fileDocs are the documents of each of files; docs their sum.
+	fileDocs []int
+	docs     int
 	// nested: a directory under the path holds a kustomization file (it
 	// is listed, not its files).
 	nested bool
@@ -327,15 +324,19 @@ func generate(fs filesys.FileSystem, root string) (*listing, error) {
 				if kf := path.Join(p, f); fs.Exists(kf) && !fs.IsDir(kf) {
 					l.nested = true
 					l.files = append(l.files, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))
+					l.fileDocs = append(l.fileDocs, 0)
 					return filepathSkipDir
 				}
 			}
 		}
 		if !info.IsDir() && (strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")) {
 			l.files = append(l.files, strings.TrimPrefix(strings.TrimPrefix(p, root), "/"))
+			n := 1
 			if data, err := fs.ReadFile(p); err == nil {
-				l.docs += 1 + countSeparators(data)
+				n += bytes.Count(data, []byte("\n---"))
 			}
+			l.fileDocs = append(l.fileDocs, n)
+			l.docs += n
 		}
 		return nil
 	})

@@ -59,13 +59,9 @@ func chunked(fs filesys.FileSystem, root string, k *kustomizev1.Kustomization, l
 	var pieces [][]string
 	var cur []string
 	docs := 0
-	for _, f := range l.files {
+	for i, f := range l.files {
 		cur = append(cur, path.Join("..", "..", root, f))
-		data, err := fs.ReadFile(path.Join(root, f))
-		if err != nil {
-			return nil, false
-		}
-		docs += 1 + countSeparators(data)
+		docs += l.fileDocs[i]
 		if docs >= chunkDocs {
 			pieces, cur, docs = append(pieces, cur), nil, 0
 		}
