@@ -116,7 +116,7 @@ func render(ctx context.Context, k *kustomizev1.Kustomization, dir string, plugi
 		if err != nil {
 			return nil, fmt.Errorf("transform plugin %s: %w", p, err)
 		}
-		if errs := plugin.ErrorResults(out); len(errs) > 0 {
+		if errs := plugin.ErrorResults(out.Results); len(errs) > 0 {
 			msgs := make([]string, len(errs))
 			for i, r := range errs {
 				msgs[i] = r.Message

@@ -20,7 +20,7 @@ func addTeam(_ context.Context, rl *sdk.ResourceList) error {
 func ExampleHandleTransform() {
 	// In a plugin: var _ = sdk.HandleTransform(addTeam)
 	rl := sdktest.NewResourceList(map[string]string{"team": "payments"},
-		sdk.Object{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"}})
+		sdk.NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "app"}}))
 	out, err := sdktest.Transform(nil, addTeam, rl)
 	if err != nil {
 		panic(err)
@@ -30,13 +30,13 @@ func ExampleHandleTransform() {
 }
 
 func ExampleHandleHealth() {
-	phase := func(_ context.Context, obj sdk.Object, _ map[string]any) (abi.HealthResult, error) {
+	phase := func(_ context.Context, obj *sdk.Object, _ map[string]any) (abi.HealthResult, error) {
 		if obj.GetString("status", "phase") == "Ready" {
 			return abi.HealthResult{Status: abi.StatusCurrent}, nil
 		}
 		return abi.HealthResult{Status: abi.StatusInProgress, Message: "not ready"}, nil
 	}
-	res, _ := sdktest.Health(nil, phase, sdk.Object{"status": map[string]any{"phase": "Ready"}}, nil)
+	res, _ := sdktest.Health(nil, phase, sdk.NewObject(map[string]any{"status": map[string]any{"phase": "Ready"}}), nil)
 	fmt.Println(res.Status)
 	// Output: Current
 }

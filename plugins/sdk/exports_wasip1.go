@@ -4,7 +4,6 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"runtime"
 	"unsafe"
@@ -107,10 +106,7 @@ func (wasmHost) Log(level abi.LogLevel, msg string) {
 
 func (wasmHost) HTTPCall(req abi.HTTPRequest) (abi.HTTPResponse, error) {
 	var resp abi.HTTPResponse
-	b, err := json.Marshal(req)
-	if err != nil {
-		return resp, err
-	}
+	b := appendHTTPRequest(nil, req)
 	n := hostHTTPCall(addr(b), uint32(len(b)))
 	runtime.KeepAlive(b)
 	if n < 0 {
@@ -120,8 +116,5 @@ func (wasmHost) HTTPCall(req abi.HTTPRequest) (abi.HTTPResponse, error) {
 	if n > 0 {
 		out = out[:hostResultRead(addr(out), uint32(n))]
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		return resp, err
-	}
-	return resp, nil
+	return decodeHTTPResponse(out)
 }

@@ -2,10 +2,11 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/rawjson"
 )
 
 // TransformFunc edits rl in place: items, and results for findings. An error
@@ -13,7 +14,7 @@ import (
 type TransformFunc func(ctx context.Context, rl *ResourceList) error
 
 // HealthFunc decides the health of one object.
-type HealthFunc func(ctx context.Context, obj Object, config map[string]any) (abi.HealthResult, error)
+type HealthFunc func(ctx context.Context, obj *Object, config map[string]any) (abi.HealthResult, error)
 
 // NotifyFunc delivers one event.
 type NotifyFunc func(ctx context.Context, ev abi.Event, config map[string]any) (abi.NotifyResult, error)
@@ -51,23 +52,27 @@ func fail(c abi.Code, err error) *Failure { return &Failure{Code: c, Err: err} }
 
 // ServeTransform decodes a ResourceList from in, runs fn and encodes the
 // result. It is what the weir_transform export runs; sdktest uses it too.
+// Items keep pointing into in: objects the handler does not edit are
+// copied to the output as they came.
 func ServeTransform(ctx context.Context, fn TransformFunc, in []byte) (out []byte, err error) {
 	if fn == nil {
 		return nil, fail(abi.CodeUnsupported, fmt.Errorf("no transform handler"))
 	}
 	defer recoverTo(&err)
-	var rl ResourceList
-	if err := json.Unmarshal(in, &rl); err != nil {
-		return nil, fail(abi.CodeBadInput, fmt.Errorf("decode resource list: %w", err))
+	rl, err := DecodeResourceList(in)
+	if err != nil {
+		return nil, fail(abi.CodeBadInput, err)
 	}
-	if err := fn(ctx, &rl); err != nil {
+	if err := fn(ctx, rl); err != nil {
 		return nil, fail(abi.CodeHandler, err)
 	}
 	rl.APIVersion, rl.Kind = abi.ResourceListAPIVersion, abi.ResourceListKind
-	if rl.Items == nil {
-		rl.Items = []Object{}
+	// The output is about the size of the input: reserve it once.
+	out, err = rl.AppendJSON(make([]byte, 0, len(in)+len(in)/8+512))
+	if err != nil {
+		return nil, fail(abi.CodeBadOutput, err)
 	}
-	return encode(&rl)
+	return out, nil
 }
 
 // ServeHealth decodes a HealthRequest, runs fn and encodes the HealthResult.
@@ -76,15 +81,23 @@ func ServeHealth(ctx context.Context, fn HealthFunc, in []byte) (out []byte, err
 		return nil, fail(abi.CodeUnsupported, fmt.Errorf("no health handler"))
 	}
 	defer recoverTo(&err)
-	var req abi.HealthRequest
-	if err := json.Unmarshal(in, &req); err != nil {
+	obj, config, err := decodeRequest(in, "object")
+	if err != nil {
 		return nil, fail(abi.CodeBadInput, fmt.Errorf("decode health request: %w", err))
 	}
-	res, err := fn(ctx, Object(req.Object), req.Config)
+	if obj == nil {
+		return nil, fail(abi.CodeBadInput, fmt.Errorf("decode health request: no object"))
+	}
+	res, err := fn(ctx, obj, config)
 	if err != nil {
 		return nil, fail(abi.CodeHandler, err)
 	}
-	return encode(res)
+	out = append(make([]byte, 0, 64+len(res.Message)), `{"status":`...)
+	out = rawjson.AppendString(out, string(res.Status))
+	if res.Message != "" {
+		out = rawjson.AppendString(append(out, `,"message":`...), res.Message)
+	}
+	return append(out, '}'), nil
 }
 
 // ServeNotify decodes a NotifyRequest, runs fn and encodes the NotifyResult.
@@ -93,23 +106,24 @@ func ServeNotify(ctx context.Context, fn NotifyFunc, in []byte) (out []byte, err
 		return nil, fail(abi.CodeUnsupported, fmt.Errorf("no notify handler"))
 	}
 	defer recoverTo(&err)
-	var req abi.NotifyRequest
-	if err := json.Unmarshal(in, &req); err != nil {
+	evObj, config, err := decodeRequest(in, "event")
+	if err != nil {
 		return nil, fail(abi.CodeBadInput, fmt.Errorf("decode notify request: %w", err))
 	}
-	res, err := fn(ctx, req.Event, req.Config)
+	ev, err := decodeEvent(evObj)
+	if err != nil {
+		return nil, fail(abi.CodeBadInput, fmt.Errorf("decode notify request: %w", err))
+	}
+	res, err := fn(ctx, ev, config)
 	if err != nil {
 		return nil, fail(abi.CodeHandler, err)
 	}
-	return encode(res)
-}
-
-func encode(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fail(abi.CodeBadOutput, fmt.Errorf("encode output: %w", err))
+	out = append(make([]byte, 0, 64+len(res.Message)), `{"delivered":`...)
+	out = strconv.AppendBool(out, res.Delivered)
+	if res.Message != "" {
+		out = rawjson.AppendString(append(out, `,"message":`...), res.Message)
 	}
-	return b, nil
+	return append(out, '}'), nil
 }
 
 func recoverTo(err *error) {

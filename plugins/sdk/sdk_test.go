@@ -11,8 +11,8 @@ import (
 )
 
 func TestObjectHelpers(t *testing.T) {
-	o := sdk.Object{"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "web", "namespace": "prod", "labels": map[string]any{"a": "1"}}}
+	o := sdk.NewObject(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "prod", "labels": map[string]any{"a": "1"}}})
 	if o.Name() != "web" || o.Namespace() != "prod" || o.Kind() != "Deployment" || o.APIVersion() != "apps/v1" {
 		t.Fatalf("accessors: %v", o)
 	}
@@ -24,7 +24,7 @@ func TestObjectHelpers(t *testing.T) {
 	if o.GetAnnotations()["c"] != "3" {
 		t.Fatalf("annotations: %v", o.GetAnnotations())
 	}
-	fresh := sdk.Object{}
+	fresh := sdk.NewObject(map[string]any{})
 	fresh.SetLabel("x", "y")
 	if fresh.GetLabels()["x"] != "y" {
 		t.Fatalf("set on empty object: %v", fresh)
@@ -68,7 +68,7 @@ func TestResultsAndLogs(t *testing.T) {
 		rl.Result(abi.SeverityInfo, nil, sdk.FieldPath("spec", "replicas"), "fyi")
 		return nil
 	}
-	out, err := sdktest.Transform(h, fn, sdktest.NewResourceList(nil, sdk.Object{"kind": "A", "metadata": map[string]any{"name": "a"}}))
+	out, err := sdktest.Transform(h, fn, sdktest.NewResourceList(nil, sdk.NewObject(map[string]any{"kind": "A", "metadata": map[string]any{"name": "a"}})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +98,12 @@ func TestPack(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	for _, tc := range []struct {
-		fc   sdk.Object
+		fc   *sdk.Object
 		want int
 	}{
-		{sdk.Object{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"a": "1"}}, 1},
-		{sdk.Object{"apiVersion": "v1", "kind": "ConfigMap", "data": nil}, 0},
-		{sdk.Object{"apiVersion": "fn/v1", "kind": "Cfg", "a": "1", "b": "2", "n": 3}, 2},
+		{sdk.NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": map[string]any{"a": "1"}}), 1},
+		{sdk.NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": nil}), 0},
+		{sdk.NewObject(map[string]any{"apiVersion": "fn/v1", "kind": "Cfg", "a": "1", "b": "2", "n": 3}), 2},
 		{nil, 0},
 	} {
 		rl := &sdk.ResourceList{FunctionConfig: tc.fc}

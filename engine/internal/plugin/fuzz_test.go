@@ -23,7 +23,7 @@ func FuzzDecodeOutput(f *testing.F) {
 			if _, err := DecodeResourceList(again); err != nil {
 				t.Fatalf("round trip: %v", err)
 			}
-			_ = ErrorResults(rl)
+			_ = ErrorResults(rl.Results)
 		}
 		_, _ = DecodeHealth(b)
 		_, _ = DecodeNotify(b)

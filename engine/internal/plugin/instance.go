@@ -19,6 +19,7 @@ type instance struct {
 	alloc, free    api.Function
 	exports        map[string]api.Function
 	stdout, stderr *boundedBuffer
+	stack          [2]uint64 // params and results of CallWithStack
 }
 
 func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (*instance, error) {
@@ -52,38 +53,45 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 
 func (i *instance) close(ctx context.Context) { _ = i.mod.Close(ctx) }
 
-// run copies in into the guest, calls export and copies the output out.
-// Any error other than ErrGuest leaves the instance unusable.
-func (i *instance) run(ctx context.Context, export string, in []byte, maxOut int) ([]byte, *CallError) {
+// run has the guest allocate size bytes, lets fill write the input there
+// directly, calls export and copies the output out. Any error other than
+// ErrGuest leaves the instance unusable.
+func (i *instance) run(ctx context.Context, export string, size int, fill func([]byte), maxOut int) ([]byte, *CallError) {
 	fn := i.exports[export]
 	if fn == nil {
 		return nil, &CallError{Kind: ErrUnsupported}
 	}
-	res, err := i.alloc.Call(ctx, uint64(len(in)))
-	if err != nil {
+	stack := i.stack[:1]
+	stack[0] = uint64(size)
+	if err := i.alloc.CallWithStack(ctx, stack); err != nil {
 		return nil, classify(ctx, fmt.Errorf("alloc: %w", err))
 	}
-	ptr := uint32(res[0])
-	if ptr == 0 || !i.mod.Memory().Write(ptr, in) {
-		return nil, &CallError{Kind: ErrTrap, Err: fmt.Errorf("alloc returned an unusable buffer (%d bytes at %#x)", len(in), ptr)}
+	ptr := uint32(stack[0])
+	view, ok := i.mod.Memory().Read(ptr, uint32(size))
+	if ptr == 0 || !ok {
+		return nil, &CallError{Kind: ErrTrap, Err: fmt.Errorf("alloc returned an unusable buffer (%d bytes at %#x)", size, ptr)}
 	}
-	res, err = fn.Call(ctx, uint64(ptr), uint64(len(in)))
-	if err != nil {
+	fill(view)
+	stack = i.stack[:2]
+	stack[0], stack[1] = uint64(ptr), uint64(size)
+	if err := fn.CallWithStack(ctx, stack); err != nil {
 		return nil, classify(ctx, fmt.Errorf("%s: %w", export, err))
 	}
-	outPtr, n, code := abi.Unpack(res[0])
+	outPtr, n, code := abi.Unpack(stack[0])
 	if code != abi.CodeOK {
 		return nil, &CallError{Kind: ErrGuest, Code: code}
 	}
 	if int(n) > maxOut {
 		return nil, &CallError{Kind: ErrOutputTooLarge, Err: fmt.Errorf("%d bytes, limit %d", n, maxOut)}
 	}
-	view, ok := i.mod.Memory().Read(outPtr, n)
+	view, ok = i.mod.Memory().Read(outPtr, n)
 	if !ok {
 		return nil, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("output %d bytes at %#x is out of bounds", n, outPtr)}
 	}
 	out := append([]byte(nil), view...)
-	if _, err := i.free.Call(ctx, uint64(outPtr)); err != nil {
+	stack = i.stack[:1]
+	stack[0] = uint64(outPtr)
+	if err := i.free.CallWithStack(ctx, stack); err != nil {
 		return nil, classify(ctx, fmt.Errorf("free: %w", err))
 	}
 	return out, nil

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
@@ -73,6 +73,16 @@ type Plugin struct {
 	host   *Host
 	pool   *pool
 	log    logr.Logger
+	// configJSON is Spec.Config as JSON, and functionConfig the
+	// functionConfig that wraps it, encoded once.
+	configJSON, functionConfig []byte
+	opMetrics                  map[abi.Capability]*opMetrics
+}
+
+// opMetrics are one extension point's metrics, looked up once.
+type opMetrics struct {
+	calls    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // Load compiles (or reuses) the module and returns a Plugin whose instances
@@ -90,6 +100,14 @@ func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	}
 	p := &Plugin{key: spec.Key, spec: spec, limits: lim, mod: mod, host: h,
 		log: h.opts.Logger.WithValues("plugin", spec.Key.String(), "digest", mod.digest)}
+	if p.configJSON, p.functionConfig, err = encodeConfig(spec); err != nil {
+		return nil, fmt.Errorf("load plugin %s: %w", spec.Key, err)
+	}
+	p.opMetrics = map[abi.Capability]*opMetrics{}
+	for _, c := range mod.meta.Capabilities {
+		p.opMetrics[c] = &opMetrics{calls: h.metrics.calls.WithLabelValues(spec.Key.String(), string(c)),
+			duration: h.metrics.duration.WithLabelValues(spec.Key.String(), string(c))}
+	}
 	gauge := h.metrics.instances.WithLabelValues(spec.Key.String())
 	p.pool = newPool(lim.MaxInstances, gauge, func(ctx context.Context) (*instance, error) {
 		return newInstance(ctx, rt.r, mod, lim.MaxLogBytes)
@@ -112,23 +130,57 @@ func (p *Plugin) Close(ctx context.Context) error {
 
 // Transform runs the transform over rl. A nil FunctionConfig is replaced by
 // the Plugin's config. Error results are returned in the list, not as an
-// error: the caller fails the reconcile on them (see ErrorResults).
+// error: the caller fails the reconcile on them (see ErrorResults). It is
+// TransformJSON for callers that hold maps.
 func (p *Plugin) Transform(ctx context.Context, rl *abi.ResourceList) (*abi.ResourceList, error) {
-	in := *rl
-	in.APIVersion, in.Kind = abi.ResourceListAPIVersion, abi.ResourceListKind
-	if in.FunctionConfig == nil {
-		data := p.spec.Config
-		if data == nil {
-			data = map[string]any{}
+	items := make([][]byte, len(rl.Items))
+	for i, it := range rl.Items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, p.fail(abi.CapabilityTransform, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("encode item %d: %w", i, err)})
 		}
-		in.FunctionConfig = map[string]any{"apiVersion": "weir.dev/v1alpha1", "kind": "PluginConfig",
-			"metadata": map[string]any{"name": p.key.Name, "namespace": p.key.Namespace}, "data": data}
+		items[i] = b
 	}
-	out, err := p.call(ctx, abi.CapabilityTransform, &in)
+	var fc []byte
+	if rl.FunctionConfig != nil {
+		b, err := json.Marshal(rl.FunctionConfig)
+		if err != nil {
+			return nil, p.fail(abi.CapabilityTransform, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("encode functionConfig: %w", err)})
+		}
+		fc = b
+	}
+	out, err := p.TransformJSON(ctx, items, fc)
 	if err != nil {
 		return nil, err
 	}
-	res, err := DecodeResourceList(out)
+	res, err := out.ResourceList()
+	if err != nil {
+		return nil, p.fail(abi.CapabilityTransform, &CallError{Kind: ErrBadOutput, Err: err})
+	}
+	return res, nil
+}
+
+// TransformOutput is a transform's output: each item is one object's JSON
+// (slices of one buffer), in output order.
+type TransformOutput struct {
+	Items   [][]byte
+	Results []abi.Result
+}
+
+// TransformJSON runs the transform over items, each one object's JSON.
+// functionConfig is the ResourceList's functionConfig; nil gives the
+// Plugin's config. The input is written straight into the guest's memory
+// and the output is split without decoding the items.
+func (p *Plugin) TransformJSON(ctx context.Context, items [][]byte, functionConfig []byte) (*TransformOutput, error) {
+	if functionConfig == nil {
+		functionConfig = p.functionConfig
+	}
+	size, fill := resourceListMessage(items, functionConfig)
+	out, err := p.call(ctx, abi.CapabilityTransform, size, fill)
+	if err != nil {
+		return nil, err
+	}
+	res, err := DecodeTransformOutput(out)
 	if err != nil {
 		return nil, p.fail(abi.CapabilityTransform, &CallError{Kind: ErrBadOutput, Err: err})
 	}
@@ -137,7 +189,17 @@ func (p *Plugin) Transform(ctx context.Context, rl *abi.ResourceList) (*abi.Reso
 
 // Health returns the plugin's verdict on obj.
 func (p *Plugin) Health(ctx context.Context, obj map[string]any) (abi.HealthResult, error) {
-	out, err := p.call(ctx, abi.CapabilityHealth, abi.HealthRequest{Object: obj, Config: p.spec.Config})
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return abi.HealthResult{}, p.fail(abi.CapabilityHealth, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("encode object: %w", err)})
+	}
+	return p.HealthJSON(ctx, b)
+}
+
+// HealthJSON returns the plugin's verdict on the object whose JSON is obj.
+func (p *Plugin) HealthJSON(ctx context.Context, obj []byte) (abi.HealthResult, error) {
+	size, fill := requestMessage("object", obj, p.configJSON)
+	out, err := p.call(ctx, abi.CapabilityHealth, size, fill)
 	if err != nil {
 		return abi.HealthResult{}, err
 	}
@@ -150,7 +212,12 @@ func (p *Plugin) Health(ctx context.Context, obj map[string]any) (abi.HealthResu
 
 // Notify hands ev to the plugin for delivery.
 func (p *Plugin) Notify(ctx context.Context, ev abi.Event) (abi.NotifyResult, error) {
-	out, err := p.call(ctx, abi.CapabilityNotify, abi.NotifyRequest{Event: ev, Config: p.spec.Config})
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return abi.NotifyResult{}, p.fail(abi.CapabilityNotify, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("encode event: %w", err)})
+	}
+	size, fill := requestMessage("event", b, p.configJSON)
+	out, err := p.call(ctx, abi.CapabilityNotify, size, fill)
 	if err != nil {
 		return abi.NotifyResult{}, err
 	}
@@ -168,21 +235,17 @@ func (p *Plugin) fail(c abi.Capability, e *CallError) error {
 	return e
 }
 
-func (p *Plugin) call(ctx context.Context, c abi.Capability, msg any) ([]byte, error) {
+// call runs extension point c on the input message of size bytes that fill
+// writes.
+func (p *Plugin) call(ctx context.Context, c abi.Capability, size int, fill func([]byte)) ([]byte, error) {
 	start := time.Now()
-	name := p.key.String()
-	p.host.metrics.calls.WithLabelValues(name, string(c)).Inc()
-	defer func() {
-		p.host.metrics.duration.WithLabelValues(name, string(c)).Observe(time.Since(start).Seconds())
-	}()
-	if !slices.Contains(p.mod.meta.Capabilities, c) {
+	om := p.opMetrics[c]
+	if om == nil {
 		return nil, p.fail(c, &CallError{Kind: ErrUnsupported})
 	}
-	in, err := json.Marshal(msg)
-	if err != nil {
-		return nil, p.fail(c, &CallError{Kind: ErrBadOutput, Err: fmt.Errorf("encode input: %w", err)})
-	}
-	if len(in) > p.limits.MaxInputBytes {
+	om.calls.Inc()
+	defer func() { om.duration.Observe(time.Since(start).Seconds()) }()
+	if size > p.limits.MaxInputBytes {
 		return nil, p.fail(c, &CallError{Kind: ErrInputTooLarge})
 	}
 	// The timeout covers waiting for an instance and instantiating it too,
@@ -201,7 +264,7 @@ func (p *Plugin) call(ctx context.Context, c abi.Capability, msg any) ([]byte, e
 	}
 	st := &callState{log: p.log, client: p.host.client, allowed: p.spec.AllowedHosts,
 		headers: p.spec.HTTPHeaders, maxBody: p.limits.MaxOutputBytes}
-	out, cerr := inst.run(withCallState(ctx, st), c.Export(), in, p.limits.MaxOutputBytes)
+	out, cerr := inst.run(withCallState(ctx, st), c.Export(), size, fill, p.limits.MaxOutputBytes)
 	stderr := p.flushLogs(inst)
 	if cerr != nil {
 		if cerr.Kind == ErrTrap {

@@ -29,7 +29,7 @@ func TestTransformAddLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Items) != 3 || len(ErrorResults(out)) != 0 {
+	if len(out.Items) != 3 || len(ErrorResults(out.Results)) != 0 {
 		t.Fatalf("output: %+v", out)
 	}
 	for _, it := range out.Items {
@@ -242,7 +242,7 @@ func TestTransformWithoutConfigWarns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Results) != 1 || out.Results[0].Severity != abi.SeverityWarning || len(ErrorResults(out)) != 0 {
+	if len(out.Results) != 1 || out.Results[0].Severity != abi.SeverityWarning || len(ErrorResults(out.Results)) != 0 {
 		t.Fatalf("results: %+v", out.Results)
 	}
 	if _, ok := out.Items[0]["metadata"].(map[string]any)["labels"]; ok {

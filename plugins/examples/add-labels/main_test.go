@@ -10,8 +10,8 @@ import (
 func TestAddLabels(t *testing.T) {
 	h := &sdktest.Host{}
 	rl := sdktest.NewResourceList(map[string]string{"team": "a", "env": "prod"},
-		sdk.Object{"kind": "ConfigMap", "metadata": map[string]any{"name": "x", "labels": map[string]any{"keep": "me"}}},
-		sdk.Object{"kind": "Service", "metadata": map[string]any{"name": "y"}})
+		sdk.NewObject(map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"name": "x", "labels": map[string]any{"keep": "me"}}}),
+		sdk.NewObject(map[string]any{"kind": "Service", "metadata": map[string]any{"name": "y"}}))
 	out, err := sdktest.Transform(h, addLabels, rl)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func TestAddLabels(t *testing.T) {
 }
 
 func TestNoConfigWarns(t *testing.T) {
-	out, err := sdktest.Transform(nil, addLabels, sdktest.NewResourceList(nil, sdk.Object{"kind": "A"}))
+	out, err := sdktest.Transform(nil, addLabels, sdktest.NewResourceList(nil, sdk.NewObject(map[string]any{"kind": "A"})))
 	if err != nil || len(out.Results) != 1 || out.HasErrors() {
 		t.Fatalf("%+v %v", out, err)
 	}

@@ -7,13 +7,13 @@ import (
 	"github.com/weir-gitops/weir/plugins/sdk/sdktest"
 )
 
-func deployment(name string, images ...string) sdk.Object {
+func deployment(name string, images ...string) *sdk.Object {
 	var cs []any
 	for i, img := range images {
 		cs = append(cs, map[string]any{"name": string(rune('a' + i)), "image": img})
 	}
-	return sdk.Object{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": name},
-		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": cs}}}}
+	return sdk.NewObject(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": name},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": cs}}}})
 }
 
 func TestMutable(t *testing.T) {
@@ -37,7 +37,7 @@ func TestDenyLatest(t *testing.T) {
 	rl := sdktest.NewResourceList(nil,
 		deployment("pinned", "nginx:1.27"),
 		deployment("floating", "nginx:1.27", "busybox"),
-		sdk.Object{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "cm"}})
+		sdk.NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "cm"}}))
 	out, err := sdktest.Transform(nil, denyLatest, rl)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 
 var _ = sdk.HandleHealth(phaseHealth)
 
-func phaseHealth(_ context.Context, obj sdk.Object, config map[string]any) (abi.HealthResult, error) {
+func phaseHealth(_ context.Context, obj *sdk.Object, config map[string]any) (abi.HealthResult, error) {
 	gen, _ := obj.Get("metadata", "generation")
 	observed, seen := obj.Get("status", "observedGeneration")
 	if seen && fmt.Sprint(gen) != fmt.Sprint(observed) {

@@ -8,19 +8,19 @@ import (
 	"github.com/weir-gitops/weir/plugins/sdk/sdktest"
 )
 
-func db(phase string, gen, observed int) sdk.Object {
+func db(phase string, gen, observed int) *sdk.Object {
 	status := map[string]any{"observedGeneration": observed}
 	if phase != "" {
 		status["phase"] = phase
 	}
-	return sdk.Object{"apiVersion": "db.example.com/v1", "kind": "Database",
-		"metadata": map[string]any{"name": "d", "generation": gen}, "status": status}
+	return sdk.NewObject(map[string]any{"apiVersion": "db.example.com/v1", "kind": "Database",
+		"metadata": map[string]any{"name": "d", "generation": gen}, "status": status})
 }
 
 func TestPhaseHealth(t *testing.T) {
 	cases := []struct {
 		name   string
-		obj    sdk.Object
+		obj    *sdk.Object
 		config map[string]any
 		want   abi.HealthStatus
 	}{

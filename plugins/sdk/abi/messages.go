@@ -17,6 +17,13 @@ const (
 	ResourceListKind       = "ResourceList"
 )
 
+// ItemOffsetsField names an optional member of the transform input that
+// comes before "items": a flat array of pairs, the start and the end (one
+// past the last byte) of each item, counted from the items array's opening
+// bracket. A guest that trusts it can split the items without scanning
+// them; one that does not know it ignores it, as any unknown field.
+const ItemOffsetsField = "itemOffsets"
+
 // ResourceList is the transform input and output.
 type ResourceList struct {
 	APIVersion     string           `json:"apiVersion"`

@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/weir-gitops/weir/plugins/sdk"
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/rawjson"
 )
 
 // LogLine is one recorded log call.
@@ -68,7 +71,7 @@ func (h *Host) ctx() context.Context {
 }
 
 // NewResourceList returns a ResourceList with items and functionConfig.data.
-func NewResourceList(config map[string]string, items ...sdk.Object) *sdk.ResourceList {
+func NewResourceList(config map[string]string, items ...*sdk.Object) *sdk.ResourceList {
 	data := map[string]any{}
 	for k, v := range config {
 		data[k] = v
@@ -77,9 +80,12 @@ func NewResourceList(config map[string]string, items ...sdk.Object) *sdk.Resourc
 		APIVersion:     abi.ResourceListAPIVersion,
 		Kind:           abi.ResourceListKind,
 		Items:          items,
-		FunctionConfig: sdk.Object{"apiVersion": "v1", "kind": "ConfigMap", "data": data},
+		FunctionConfig: sdk.NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "data": data}),
 	}
 }
+
+// O returns an Object built from m, for tests.
+func O(m map[string]any) *sdk.Object { return sdk.NewObject(m) }
 
 // Transform runs fn on rl through JSON, as the engine would. h may be nil.
 func Transform(h *Host, fn sdk.TransformFunc, rl *sdk.ResourceList) (*sdk.ResourceList, error) {
@@ -99,12 +105,16 @@ func Transform(h *Host, fn sdk.TransformFunc, rl *sdk.ResourceList) (*sdk.Resour
 }
 
 // Health runs fn on obj through JSON. h may be nil.
-func Health(h *Host, fn sdk.HealthFunc, obj sdk.Object, config map[string]any) (abi.HealthResult, error) {
+func Health(h *Host, fn sdk.HealthFunc, obj *sdk.Object, config map[string]any) (abi.HealthResult, error) {
 	var res abi.HealthResult
-	in, err := json.Marshal(abi.HealthRequest{Object: obj, Config: config})
+	in, err := obj.AppendJSON([]byte(`{"object":`))
+	if err == nil && config != nil {
+		in, err = rawjson.Append(append(in, `,"config":`...), config)
+	}
 	if err != nil {
 		return res, fmt.Errorf("encode health request: %w", err)
 	}
+	in = append(in, '}')
 	out, err := sdk.ServeHealth(h.ctx(), fn, in)
 	if err != nil {
 		return res, err
@@ -130,4 +140,23 @@ func Notify(h *Host, fn sdk.NotifyFunc, ev abi.Event, config map[string]any) (ab
 		return res, fmt.Errorf("decode output: %w", err)
 	}
 	return res, nil
+}
+
+// ConfigMaps returns n ConfigMaps of about 2 KB of JSON each, the same for
+// every call: the bulk input of benchmarks and of the conformance kit's
+// large cases.
+func ConfigMaps(n int) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		data := map[string]any{"index": strconv.Itoa(i)}
+		for k := range 14 {
+			data["key-"+strconv.Itoa(k)] = strings.Repeat(string(rune('a'+k)), 120)
+		}
+		out[i] = map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprintf("cm-%05d", i), "namespace": "apps",
+				"labels":      map[string]any{"app": "bulk", "tier": "backend"},
+				"annotations": map[string]any{"config.kubernetes.io/origin": "path: apps/configmaps.yaml"}},
+			"data": data}
+	}
+	return out
 }

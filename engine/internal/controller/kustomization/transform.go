@@ -1,6 +1,7 @@
 package kustomization
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -108,16 +109,20 @@ func (r *Reconciler) transform(ctx context.Context, o *kustomizev1.Kustomization
 }
 
 func (r *Reconciler) runTransform(ctx context.Context, o *kustomizev1.Kustomization, p *v1alpha1.Plugin, e wasm.Entry, in []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	items := make([]map[string]any, len(in))
-	for i, u := range in {
-		items[i] = u.DeepCopy().Object
-	}
 	name := p.Namespace + "/" + p.Name
-	out, err := e.Plugin.Transform(ctx, &abi.ResourceList{Items: items})
+	items := make([][]byte, len(in))
+	for i, u := range in {
+		b, err := u.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("transform plugin '%s': encode %s: %w", name, u.GetName(), err)
+		}
+		items[i] = b
+	}
+	out, err := e.Plugin.TransformJSON(ctx, items, nil)
 	if err != nil {
 		return nil, fmt.Errorf("transform plugin '%s': %w", name, err)
 	}
-	if errs := wasm.ErrorResults(out); len(errs) > 0 {
+	if errs := wasm.ErrorResults(out.Results); len(errs) > 0 {
 		return nil, fmt.Errorf("transform plugin '%s' refused the revision: %s", name, results(errs))
 	}
 	for _, res := range out.Results {
@@ -126,8 +131,17 @@ func (r *Reconciler) runTransform(ctx context.Context, o *kustomizev1.Kustomizat
 		}
 	}
 	objs := make([]*unstructured.Unstructured, 0, len(out.Items))
-	for i, it := range out.Items {
-		u := &unstructured.Unstructured{Object: it}
+	for i, b := range out.Items {
+		// An object the plugin passed through unchanged is kept as built:
+		// only changed and new objects are decoded.
+		if i < len(in) && bytes.Equal(b, items[i]) {
+			objs = append(objs, in[i])
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(b); err != nil {
+			return nil, fmt.Errorf("transform plugin '%s': output item %d: %w", name, i, err)
+		}
 		if u.GetAPIVersion() == "" || u.GetKind() == "" || u.GetName() == "" {
 			return nil, fmt.Errorf("transform plugin '%s': output item %d has no apiVersion, kind or name", name, i)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
 
-var _ = sdk.HandleHealth(func(context.Context, sdk.Object, map[string]any) (abi.HealthResult, error) {
+var _ = sdk.HandleHealth(func(context.Context, *sdk.Object, map[string]any) (abi.HealthResult, error) {
 	return abi.HealthResult{Status: "Healthy", Message: "looks fine"}, nil
 })
 
