@@ -13,8 +13,23 @@ import (
 
 // pinned keeps buffers handed to the host alive until weir_free. Go's
 // garbage collector does not move objects, so an address stays valid while
-// its slice is referenced here.
-var pinned = map[uint32][]byte{}
+// its slice is referenced here. At most an input and an output are pinned
+// at a time, so a short list beats a map.
+var pinned []pinnedBuf
+
+type pinnedBuf struct {
+	ptr    uint32
+	b      []byte
+	output bool
+}
+
+// spare is the last output buffer the host released: the next output is
+// written into it, so a plugin called again and again does not allocate
+// (and clear) a new output buffer per call.
+var spare []byte
+
+// hostCtx is the context every handler gets.
+var hostCtx = WithHost(context.Background(), wasmHost{})
 
 func addr(b []byte) uint32 {
 	if len(b) == 0 {
@@ -23,48 +38,66 @@ func addr(b []byte) uint32 {
 	return uint32(uintptr(unsafe.Pointer(&b[0])))
 }
 
+func pin(b []byte, output bool) uint32 {
+	p := addr(b)
+	pinned = append(pinned, pinnedBuf{ptr: p, b: b, output: output})
+	return p
+}
+
+func unpin(ptr uint32) (pinnedBuf, bool) {
+	for i, pb := range pinned {
+		if pb.ptr == ptr {
+			pinned = append(pinned[:i], pinned[i+1:]...)
+			return pb, true
+		}
+	}
+	return pinnedBuf{}, false
+}
+
 //go:wasmexport weir_alloc
 func weirAlloc(size uint32) uint32 {
 	if size == 0 {
 		size = 1
 	}
-	b := make([]byte, size)
-	p := addr(b)
-	pinned[p] = b
-	return p
+	return pin(make([]byte, size), false)
 }
 
 //go:wasmexport weir_free
-func weirFree(ptr uint32) { delete(pinned, ptr) }
+func weirFree(ptr uint32) {
+	if pb, ok := unpin(ptr); ok && pb.output {
+		spare = pb.b[:0]
+	}
+}
 
 //go:wasmexport weir_transform
 func weirTransform(ptr, n uint32) uint64 {
-	return serve(ptr, n, func(ctx context.Context, in []byte) ([]byte, error) {
-		return ServeTransform(ctx, transformHandler, in)
+	return serve(ptr, n, func(ctx context.Context, in, dst []byte) ([]byte, error) {
+		return serveTransform(ctx, transformHandler, in, dst)
 	})
 }
 
 //go:wasmexport weir_health
 func weirHealth(ptr, n uint32) uint64 {
-	return serve(ptr, n, func(ctx context.Context, in []byte) ([]byte, error) {
-		return ServeHealth(ctx, healthHandler, in)
+	return serve(ptr, n, func(ctx context.Context, in, dst []byte) ([]byte, error) {
+		return serveHealth(ctx, healthHandler, in, dst)
 	})
 }
 
 //go:wasmexport weir_notify
 func weirNotify(ptr, n uint32) uint64 {
-	return serve(ptr, n, func(ctx context.Context, in []byte) ([]byte, error) {
-		return ServeNotify(ctx, notifyHandler, in)
+	return serve(ptr, n, func(ctx context.Context, in, dst []byte) ([]byte, error) {
+		return serveNotify(ctx, notifyHandler, in, dst)
 	})
 }
 
-func serve(ptr, n uint32, f func(context.Context, []byte) ([]byte, error)) uint64 {
-	in, ok := pinned[ptr]
-	if !ok || uint32(len(in)) < n {
+func serve(ptr, n uint32, f func(ctx context.Context, in, dst []byte) ([]byte, error)) uint64 {
+	pb, ok := unpin(ptr) // the input belongs to the module once called
+	if !ok || pb.output || uint32(len(pb.b)) < n {
 		return abi.PackError(abi.CodeBadInput)
 	}
-	delete(pinned, ptr) // the input belongs to the module once called
-	out, err := f(WithHost(context.Background(), wasmHost{}), in[:n])
+	dst := spare
+	spare = nil
+	out, err := f(hostCtx, pb.b[:n], dst)
 	if err != nil {
 		code := abi.CodeHandler
 		var fl *Failure
@@ -79,9 +112,7 @@ func serve(ptr, n uint32, f func(context.Context, []byte) ([]byte, error)) uint6
 	if len(out) == 0 {
 		out = []byte("{}")
 	}
-	p := addr(out)
-	pinned[p] = out
-	return abi.Pack(p, uint32(len(out)))
+	return abi.Pack(pin(out, true), uint32(len(out)))
 }
 
 //go:wasmimport weir log

@@ -54,7 +54,13 @@ func fail(c abi.Code, err error) *Failure { return &Failure{Code: c, Err: err} }
 // result. It is what the weir_transform export runs; sdktest uses it too.
 // Items keep pointing into in: objects the handler does not edit are
 // copied to the output as they came.
-func ServeTransform(ctx context.Context, fn TransformFunc, in []byte) (out []byte, err error) {
+func ServeTransform(ctx context.Context, fn TransformFunc, in []byte) ([]byte, error) {
+	return serveTransform(ctx, fn, in, nil)
+}
+
+// serveTransform is ServeTransform writing into dst's memory when it is
+// large enough.
+func serveTransform(ctx context.Context, fn TransformFunc, in, dst []byte) (out []byte, err error) {
 	if fn == nil {
 		return nil, fail(abi.CodeUnsupported, fmt.Errorf("no transform handler"))
 	}
@@ -68,7 +74,10 @@ func ServeTransform(ctx context.Context, fn TransformFunc, in []byte) (out []byt
 	}
 	rl.APIVersion, rl.Kind = abi.ResourceListAPIVersion, abi.ResourceListKind
 	// The output is about the size of the input: reserve it once.
-	out, err = rl.AppendJSON(make([]byte, 0, len(in)+len(in)/8+512))
+	if need := len(in) + len(in)/8 + 512; cap(dst) < need {
+		dst = make([]byte, 0, need)
+	}
+	out, err = rl.AppendJSON(dst[:0])
 	if err != nil {
 		return nil, fail(abi.CodeBadOutput, err)
 	}
@@ -76,7 +85,11 @@ func ServeTransform(ctx context.Context, fn TransformFunc, in []byte) (out []byt
 }
 
 // ServeHealth decodes a HealthRequest, runs fn and encodes the HealthResult.
-func ServeHealth(ctx context.Context, fn HealthFunc, in []byte) (out []byte, err error) {
+func ServeHealth(ctx context.Context, fn HealthFunc, in []byte) ([]byte, error) {
+	return serveHealth(ctx, fn, in, nil)
+}
+
+func serveHealth(ctx context.Context, fn HealthFunc, in, dst []byte) (out []byte, err error) {
 	if fn == nil {
 		return nil, fail(abi.CodeUnsupported, fmt.Errorf("no health handler"))
 	}
@@ -92,7 +105,7 @@ func ServeHealth(ctx context.Context, fn HealthFunc, in []byte) (out []byte, err
 	if err != nil {
 		return nil, fail(abi.CodeHandler, err)
 	}
-	out = append(make([]byte, 0, 64+len(res.Message)), `{"status":`...)
+	out = append(dst[:0], `{"status":`...)
 	out = rawjson.AppendString(out, string(res.Status))
 	if res.Message != "" {
 		out = rawjson.AppendString(append(out, `,"message":`...), res.Message)
@@ -101,7 +114,11 @@ func ServeHealth(ctx context.Context, fn HealthFunc, in []byte) (out []byte, err
 }
 
 // ServeNotify decodes a NotifyRequest, runs fn and encodes the NotifyResult.
-func ServeNotify(ctx context.Context, fn NotifyFunc, in []byte) (out []byte, err error) {
+func ServeNotify(ctx context.Context, fn NotifyFunc, in []byte) ([]byte, error) {
+	return serveNotify(ctx, fn, in, nil)
+}
+
+func serveNotify(ctx context.Context, fn NotifyFunc, in, dst []byte) (out []byte, err error) {
 	if fn == nil {
 		return nil, fail(abi.CodeUnsupported, fmt.Errorf("no notify handler"))
 	}
@@ -118,7 +135,7 @@ func ServeNotify(ctx context.Context, fn NotifyFunc, in []byte) (out []byte, err
 	if err != nil {
 		return nil, fail(abi.CodeHandler, err)
 	}
-	out = append(make([]byte, 0, 64+len(res.Message)), `{"delivered":`...)
+	out = append(dst[:0], `{"delivered":`...)
 	out = strconv.AppendBool(out, res.Delivered)
 	if res.Message != "" {
 		out = rawjson.AppendString(append(out, `,"message":`...), res.Message)
