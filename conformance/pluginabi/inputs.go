@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
+	"github.com/weir-gitops/weir/plugins/sdk/sdktest"
 )
 
 // sampleItems is a small, realistic build: a namespace, a ConfigMap, a
@@ -30,17 +31,9 @@ func sampleItems() []map[string]any {
 	}
 }
 
-// largeItems is n ConfigMaps.
-func largeItems(n int) []map[string]any {
-	out := make([]map[string]any, n)
-	for i := range out {
-		out[i] = map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": fmt.Sprintf("cm-%05d", i), "namespace": "apps",
-				"labels": map[string]any{"app": "bulk"}},
-			"data": map[string]any{"index": fmt.Sprint(i), "payload": strings.Repeat("x", 64)}}
-	}
-	return out
-}
+// largeItems is n ConfigMaps of about 2 KB each: the SDK's bulk input, the
+// same that benchmark B6 and engine plugin bench use.
+func largeItems(n int) []map[string]any { return sdktest.ConfigMaps(n) }
 
 // healthObjects are objects of kind k in the states a health plugin must
 // judge: no status, stale status, ready, progressing, failed.
