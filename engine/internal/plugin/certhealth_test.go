@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,23 @@ func rawHealth(t *testing.T, p *Plugin, in []byte) (*instance, []byte, *CallErro
 	return inst, out, cerr
 }
 
+// TestHealthCertCStrings checks the decoding and escaping of strings with
+// escapes and multi-byte characters at every offset of the scanner's
+// 8-byte fast path.
+func TestHealthCertCStrings(t *testing.T) {
+	p := loadCertHealth(t, newTestHost(t, Options{}))
+	for i := range 17 {
+		msg := strings.Repeat("a", i) + "\"q\" \\ \n\t\x01 é 😀 \u2028" + strings.Repeat("b", i)
+		res, err := p.Health(context.Background(), certificate(certStatus("", cond("Ready", "False", "Failed", msg))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := msg + " (reason Failed)"; res.Status != abi.StatusFailed || res.Message != want {
+			t.Fatalf("offset %d: got %s %q, want Failed %q", i, res.Status, res.Message, want)
+		}
+	}
+}
+
 func TestHealthCertCMalformed(t *testing.T) {
 	p := loadCertHealth(t, newTestHost(t, Options{}))
 	valid, err := json.Marshal(abi.HealthRequest{Object: certificate(certStatus("",
@@ -169,6 +187,14 @@ func TestHealthCertCMalformed(t *testing.T) {
 				t.Fatalf("got %+v, want bad input with %q", cerr, tc.msg)
 			}
 		})
+	}
+
+	// A raw control character is caught at any offset of a long string.
+	for i := range 17 {
+		in := fmt.Sprintf("{\"object\":{\"kind\":\"%s\x1f%s\"}}", strings.Repeat("a", i), strings.Repeat("b", 17))
+		if _, _, cerr := rawHealth(t, p, []byte(in)); cerr == nil || cerr.Code != abi.CodeBadInput {
+			t.Fatalf("control character after %d bytes: got %v, want bad input", i, cerr)
+		}
 	}
 
 	// The instance that answered bad input serves the next call.
