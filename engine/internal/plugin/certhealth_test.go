@@ -229,3 +229,30 @@ func TestHealthCertCMalformed(t *testing.T) {
 		t.Fatalf("memory grew from %d to %d bytes over the same %d calls", first, second, len(valid))
 	}
 }
+
+// FuzzHealthCertC feeds arbitrary bytes to cert-health's weir_health: every
+// input gets a verdict or bad input, never a trap, on the same instance.
+func FuzzHealthCertC(f *testing.F) {
+	for _, obj := range []map[string]any{certificate(nil), certificate(certStatus("2020-01-01T00:00:00Z",
+		cond("Ready", "False", "Failed", "a \"b\" \\u00e9"), cond("Issuing", "True", "", "")))} {
+		b, err := json.Marshal(abi.HealthRequest{Object: obj, Config: map[string]any{"x": []any{1.5, nil, true}}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"object":{"status":{"conditions":[{"type":"Re\u0061dy","status":"True"}]}}}`))
+	p := loadCertHealth(f, newTestHost(f, Options{}))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		_, out, cerr := rawHealth(t, p, in)
+		if cerr != nil {
+			if cerr.Kind != ErrGuest || cerr.Code != abi.CodeBadInput || cerr.Message == "" {
+				t.Fatalf("%q: %v", in, cerr)
+			}
+			return
+		}
+		if _, err := DecodeHealth(out); err != nil {
+			t.Fatalf("%q: output %q: %v", in, out, err)
+		}
+	})
+}
