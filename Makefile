@@ -36,7 +36,7 @@ build: ## Build the engine binary into bin/engine.
 	CGO_ENABLED=0 go build -ldflags '$(LDFLAGS)' -o $(ENGINE) ./cmd/engine
 
 .PHONY: tools
-tools: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(CONTROLLER_GEN) $(COSIGN) $(REGISTRY) ## Build kube-apiserver, etcd, controller-gen and cosign from the Go module proxy, install Debian's docker-registry (first time: ~15 minutes).
+tools: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd $(CONTROLLER_GEN) $(COSIGN) $(REGISTRY) wasi-toolchain ## Build kube-apiserver, etcd, controller-gen and cosign from the Go module proxy, install Debian's docker-registry and C toolchain for Wasm (first time: ~15 minutes).
 
 $(K8S_BIN)/kube-apiserver: hack/tools/k8s/go.mod
 	@mkdir -p $(K8S_BIN)
@@ -81,6 +81,18 @@ $(FLUX_BIN)/source-controller $(FLUX_BIN)/kustomize-controller $(FLUX_BIN)/notif
 	cd $(FLUX_TOOLS) && go build -o $@ github.com/fluxcd/$*
 	@cd $(FLUX_TOOLS) && cp "$$(go list -m -f '{{.Dir}}' github.com/fluxcd/$*)"/config/crd/bases/*.yaml $(FLUX_BIN)/crd/ && chmod 644 $(FLUX_BIN)/crd/*.yaml
 	@echo ">> $* ready in $(FLUX_BIN), its CRDs in $(FLUX_BIN)/crd"
+
+# clang, lld, wasi-libc and compiler-rt's wasm32 builtins from Debian, for
+# the example plugin written in C (plugins/examples/cert-health). Installed
+# only when clang cannot find one of them.
+.PHONY: wasi-toolchain
+wasi-toolchain: ## Install Debian's clang, lld and wasi-libc for the C example plugin.
+	@if command -v clang >/dev/null && command -v wasm-ld >/dev/null && [ -f /usr/lib/wasm32-wasi/libc.a ] && \
+	  [ -f "$$(clang --target=wasm32-wasi -print-libgcc-file-name)" ]; then exit 0; fi; \
+	  echo ">> installing Debian's clang, lld and wasi-libc"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    clang lld wasi-libc libclang-rt-dev-wasm32 >/dev/null
 
 # The OCI registry the plugin tests push to: Debian's docker-registry (the
 # CNCF distribution registry). Tests start their own instances on 127.0.0.1.
@@ -140,12 +152,15 @@ B1_APPS ?= 100
 B1_FLUX ?= default,10/20
 
 .PHONY: plugins
-plugins: ## Build the example plugins into bin/plugins/*.wasm.
+plugins: wasi-toolchain ## Build the example plugins into bin/plugins/*.wasm.
 	@mkdir -p $(BIN)/plugins
 	@cd plugins/sdk && go build -o $(BIN)/weir-meta ./cmd/weir-meta
-	@for d in plugins/examples/*/; do n=$$(basename $$d); \
+	@for d in plugins/examples/*/; do n=$$(basename $$d); [ -f $$d/go.mod ] || continue; \
 	  echo ">> plugin $$n"; (cd $$d && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o $(BIN)/plugins/$$n.wasm .) && \
 	  $(BIN)/weir-meta -in $(BIN)/plugins/$$n.wasm -meta $$d/plugin.json; done
+	@# The plugins not written in Go build with their own Makefile.
+	@echo ">> plugin cert-health (C)"
+	@$(MAKE) --no-print-directory -s -C plugins/examples/cert-health OUT=$(BIN)/plugins/cert-health.wasm WEIR_META=$(BIN)/weir-meta
 
 .PHONY: conformance
 conformance: tools plugin-conformance ## Run the conformance suites against Weir on the local control plane, and the plugin ABI kit on the example plugins.

@@ -151,7 +151,7 @@ func TestPluginTestExamples(t *testing.T) {
 		}
 		return p
 	}
-	for _, name := range []string{"add-labels", "deny-latest-tag", "phase-health", "webhook-notifier"} {
+	for _, name := range []string{"add-labels", "deny-latest-tag", "phase-health", "webhook-notifier", "cert-health"} {
 		t.Run(name, func(t *testing.T) {
 			g := NewWithT(t)
 			out, err := run(t, "test", "--large", "500", "--cache-dir", cache, "--kind", "example.com/v1/Database",

@@ -2,7 +2,9 @@ package plugin
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
 )
@@ -56,5 +58,51 @@ func BenchmarkHealth(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkHealthC compares the C health plugin (cert-health, a hand-written
+// JSON scanner) with the Go one (phase-health, the SDK's encoding/json) in
+// the same run: on BenchmarkHealth's tiny object and on a ~2 KB Certificate
+// as the API server returns it.
+func BenchmarkHealthC(b *testing.B) {
+	future := time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	cert := certificate(certStatus(future,
+		cond("Ready", "True", "Ready", "Certificate is up to date and has not expired"),
+		cond("Issuing", "False", "", "")))
+	cert["metadata"].(map[string]any)["annotations"] = map[string]any{
+		"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 1200)}
+	st := cert["status"].(map[string]any)
+	st["notBefore"], st["renewalTime"], st["revision"] = "2026-01-01T00:00:00Z", future, int64(3)
+	for _, plugin := range []string{"cert-health", "phase-health"} {
+		for _, o := range []struct {
+			name string
+			obj  map[string]any
+		}{{"tiny", map[string]any{"kind": "Database", "status": map[string]any{"phase": "Ready"}}}, {"certificate", cert}} {
+			for _, mode := range []struct {
+				name        string
+				noInterrupt bool
+			}{{"interruptible", false}, {"no-interrupt", true}} {
+				b.Run(plugin+"/"+o.name+"/"+mode.name, func(b *testing.B) {
+					h := newTestHost(b, Options{NoInterrupt: mode.noInterrupt})
+					var p *Plugin
+					if plugin == "cert-health" {
+						p = loadCertHealth(b, h)
+					} else {
+						p = load(b, h, plugin, Spec{Limits: Limits{MaxInstances: 1}})
+					}
+					if _, err := p.Health(context.Background(), o.obj); err != nil {
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for b.Loop() {
+						if _, err := p.Health(context.Background(), o.obj); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/object")
+				})
+			}
+		}
 	}
 }

@@ -31,10 +31,50 @@ func ExamplePlugin(t testing.TB, name string) []byte {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("%s/plugin.json: %v", name, err)
 	}
-	wasm, err := meta.Embed(BuildModule(t, dir), m)
+	var bare []byte
+	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		bare = BuildModule(t, dir)
+	} else {
+		bare = BuildCModule(t, dir)
+	}
+	wasm, err := meta.Embed(bare, m)
 	if err != nil {
 		t.Fatalf("embed metadata of %s: %v", name, err)
 	}
+	return wasm
+}
+
+// BuildCModule builds a plugin written in C with its own Makefile (`make
+// module`, which runs clang for wasm32-wasi) and returns the module, without
+// metadata. A missing toolchain fails the test: `make wasi-toolchain`
+// installs it. Builds are cached by directory for the life of the test binary.
+func BuildCModule(t testing.TB, dir string) []byte {
+	t.Helper()
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pluginMu.Lock()
+	defer pluginMu.Unlock()
+	if b, ok := pluginBuilt[dir]; ok {
+		return b
+	}
+	const install = "run `make wasi-toolchain` (Debian: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32)"
+	for _, tool := range []string{"make", "clang", "wasm-ld"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("build plugin %s: %s not found: %s", dir, tool, install)
+		}
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(dir)+".wasm")
+	cmd := exec.Command("make", "--no-print-directory", "-s", "-C", dir, "module", "OUT="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build plugin %s: %v\n%s\nA missing header, libc.a or libclang_rt.builtins-wasm32.a means the toolchain is incomplete: %s", dir, err, b, install)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pluginBuilt[dir] = wasm
 	return wasm
 }
 
