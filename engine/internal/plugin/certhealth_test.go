@@ -131,7 +131,7 @@ func rawHealth(t *testing.T, p *Plugin, in []byte) (*instance, []byte, *CallErro
 		t.Fatal(err)
 	}
 	st := &callState{log: p.log}
-	out, cerr := inst.run(withCallState(ctx, st), abi.CapabilityHealth.Export(), in, 1<<20)
+	out, cerr := inst.run(withCallState(ctx, st), abi.CapabilityHealth.Export(), len(in), func(dst []byte) { copy(dst, in) }, 1<<20)
 	if cerr != nil {
 		cerr.Message = st.errMsg
 	}
