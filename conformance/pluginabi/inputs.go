@@ -30,14 +30,19 @@ func sampleItems() []map[string]any {
 	}
 }
 
-// largeItems is n ConfigMaps.
-func largeItems(n int) []map[string]any {
+// largeItems is n ConfigMaps with a 64-byte payload each.
+func largeItems(n int) []map[string]any { return ConfigMaps(n, 64) }
+
+// ConfigMaps returns n ConfigMaps, apps/cm-00000 onwards, each with a
+// data.payload of payload bytes: the kit's large transform input, and a
+// bulk input for anyone measuring a transform.
+func ConfigMaps(n, payload int) []map[string]any {
 	out := make([]map[string]any, n)
 	for i := range out {
 		out[i] = map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": fmt.Sprintf("cm-%05d", i), "namespace": "apps",
 				"labels": map[string]any{"app": "bulk"}},
-			"data": map[string]any{"index": fmt.Sprint(i), "payload": strings.Repeat("x", 64)}}
+			"data": map[string]any{"index": fmt.Sprint(i), "payload": strings.Repeat("x", payload)}}
 	}
 	return out
 }
