@@ -203,20 +203,30 @@ func measure(ctx context.Context, call func(context.Context, int) error, count i
 
 func (r benchReport) write(w io.Writer) error {
 	per := map[string]string{"transform": "item", "health": "object", "notify": "event"}[r.Kind]
-	ns := func(v int64) string { return time.Duration(v).Round(time.Microsecond / 10).String() }
 	_, err := fmt.Fprintf(w, `%s %s (%s) %s, %d %s(s)
 calls         %d in %s
 mean          %s
 p50           %s
 p99           %s
-per %-9s %.1fµs
+per %-9s %s
 host allocs   %.0f per call (%s)
 guest memory  %s (%d pages)
 `, r.Module, r.Version, r.Digest, r.Kind, r.Objects, per,
-		r.Calls, ns(r.TotalNs), ns(r.MeanNs), ns(r.P50Ns), ns(r.P99Ns),
-		per, float64(r.PerObjectNs)/1e3, r.AllocsPerCall, byteSize(uint64(r.BytesPerCall)),
+		r.Calls, duration(r.TotalNs), duration(r.MeanNs), duration(r.P50Ns), duration(r.P99Ns),
+		per, duration(r.PerObjectNs), r.AllocsPerCall, byteSize(uint64(r.BytesPerCall)),
 		byteSize(r.GuestMemoryBytes), r.GuestMemoryPages)
 	return err
+}
+
+// duration prints ns with three significant digits, in s, ms or µs.
+func duration(ns int64) string {
+	switch v := float64(ns); {
+	case v >= 1e9:
+		return fmt.Sprintf("%.3gs", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.3gms", v/1e6)
+	}
+	return fmt.Sprintf("%.3gµs", float64(ns)/1e3)
 }
 
 // byteSize prints n in B, KiB or MiB.
