@@ -135,19 +135,9 @@ func render(ctx context.Context, k *kustomizev1.Kustomization, dir string, plugi
 }
 
 func writeYAML(w io.Writer, objs []*unstructured.Unstructured) error {
+	docs := make([]map[string]any, len(objs))
 	for i, u := range objs {
-		b, err := yaml.Marshal(u.Object)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
+		docs[i] = u.Object
 	}
-	return nil
+	return writeDocs(w, docs)
 }

@@ -20,7 +20,7 @@ import (
 const PasswordEnv = "COSIGN_PASSWORD"
 
 // NewPluginCmd returns `engine plugin` and its subcommands: keygen, push,
-// sign, verify, pull, test.
+// sign, verify, pull, test, run, bench.
 func NewPluginCmd(stdout, stderr io.Writer) *cobra.Command {
 	var insecure bool
 	cmd := &cobra.Command{
@@ -36,7 +36,8 @@ The private key's password is read from $` + PasswordEnv + `.`,
 	}
 	cmd.AddCommand(newKeygenCmd(stdout, stderr), newPushCmd(stdout, regOpts), newSignCmd(stdout, regOpts),
 		newVerifyCmd(stdout, regOpts), newPullCmd(stdout, regOpts),
-		newTestCmd(stdout, regOpts))
+		newTestCmd(stdout, regOpts), newRunCmd(stdout, stderr, regOpts),
+		newBenchCmd(stdout, stderr, regOpts))
 	return cmd
 }
 
@@ -244,4 +245,33 @@ func newPullCmd(stdout io.Writer, regOpts func() []oci.Option) *cobra.Command {
 	cmd.Flags().StringArrayVar(&keys, "key", nil, "cosign public key file; repeat for several.")
 	cmd.Flags().StringVarP(&out, "output", "o", "plugin.wasm", "Where to write the module.")
 	return cmd
+}
+
+// loadModule is how every command that runs a plugin gets its module: a
+// file (an existing path, or one ending in .wasm or without a slash), or
+// else an OCI artifact pulled by digest, verified first when keys are given
+// (any one of them). It reports what it loaded, and whether it was verified,
+// on status.
+func loadModule(ctx context.Context, status io.Writer, arg string, keys []string, opts []oci.Option) ([]byte, error) {
+	if _, err := os.Stat(arg); err == nil || !strings.Contains(arg, "/") || strings.HasSuffix(arg, ".wasm") {
+		if len(keys) > 0 {
+			return nil, errors.New("--key verifies OCI artifacts; a module file has no signature to check")
+		}
+		wasm, err := os.ReadFile(arg)
+		if err != nil {
+			return nil, fmt.Errorf("read module: %w", err)
+		}
+		fmt.Fprintf(status, "module %s (%s)\n", arg, plugin.Digest(wasm))
+		return wasm, nil
+	}
+	got, err := fetch(ctx, arg, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(got.verified) == 0 {
+		fmt.Fprintf(status, "artifact %s: UNVERIFIED (no --key given)\n", got.ref)
+	} else {
+		fmt.Fprintf(status, "artifact %s: verified (keys: %s)\n", got.ref, strings.Join(got.verified, ", "))
+	}
+	return got.wasm, nil
 }

@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/weir-gitops/weir/conformance/pluginabi"
 	"github.com/weir-gitops/weir/engine/internal/oci"
@@ -55,7 +51,7 @@ URL, and a notify plugin without --config gets {"url": "` + pluginabi.SinkPlaceh
 	fl.StringArrayVar(&f.keys, "key", nil, "cosign public key file to verify an OCI artifact with; repeat for several (any one must have signed).")
 	fl.DurationVar(&f.timeout, "timeout", f.timeout, "Per-call timeout, as the Plugin's spec.limits.timeout.")
 	fl.StringVar(&f.memory, "memory", f.memory, "Memory per instance, as the Plugin's spec.limits.memory.")
-	fl.StringVar(&f.config, "config", "", "The Plugin's spec.config as JSON, or @FILE.")
+	fl.StringVar(&f.config, "config", "", "The Plugin's spec.config: a YAML or JSON file (or @FILE), or inline JSON or YAML.")
 	fl.StringArrayVar(&f.kinds, "kind", nil, "A kind the health checks use, as APIVERSION/KIND (e.g. example.com/v1/Database); repeat for several. Default example.com/v1/Widget.")
 	fl.IntVar(&f.large, "large", f.large, "Size of the large inputs (transform items, health conditions, event metadata entries).")
 	fl.StringVar(&f.junit, "junit", "", "Also write the results as JUnit XML to this file.")
@@ -66,22 +62,13 @@ URL, and a notify plugin without --config gets {"url": "` + pluginabi.SinkPlaceh
 
 func (f *testFlags) options() (pluginabi.Options, error) {
 	opts := pluginabi.Options{Timeout: f.timeout, LargeItems: f.large}
-	q, err := resource.ParseQuantity(f.memory)
-	if err != nil {
-		return opts, fmt.Errorf("--memory: %w", err)
-	}
-	if opts.MemoryPages = uint32(q.Value() / (64 << 10)); opts.MemoryPages == 0 {
-		return opts, errors.New("--memory must be at least 64Ki")
+	var err error
+	if opts.MemoryPages, err = memoryPages(f.memory); err != nil {
+		return opts, err
 	}
 	if f.config != "" {
-		raw := []byte(f.config)
-		if path, ok := strings.CutPrefix(f.config, "@"); ok {
-			if raw, err = os.ReadFile(path); err != nil {
-				return opts, fmt.Errorf("--config: %w", err)
-			}
-		}
-		if err := json.Unmarshal(raw, &opts.Config); err != nil || opts.Config == nil {
-			return opts, fmt.Errorf("--config must be a JSON object: %v", err)
+		if opts.Config, err = parseConfig(f.config); err != nil {
+			return opts, err
 		}
 	}
 	for _, k := range f.kinds {
@@ -101,39 +88,12 @@ func (f *testFlags) options() (pluginabi.Options, error) {
 	return opts, nil
 }
 
-// load reads a module file (an existing path, or one ending in .wasm or
-// without a slash), or else pulls an OCI artifact by digest, verified first
-// when keys are given.
-func (f *testFlags) load(cmd *cobra.Command, stdout io.Writer, arg string, regOpts func() []oci.Option) ([]byte, error) {
-	if _, err := os.Stat(arg); err == nil || !strings.Contains(arg, "/") || strings.HasSuffix(arg, ".wasm") {
-		if len(f.keys) > 0 {
-			return nil, errors.New("--key verifies OCI artifacts; a module file has no signature to check")
-		}
-		wasm, err := os.ReadFile(arg)
-		if err != nil {
-			return nil, fmt.Errorf("read module: %w", err)
-		}
-		fmt.Fprintf(stdout, "module %s (%s)\n", arg, plugin.Digest(wasm))
-		return wasm, nil
-	}
-	got, err := fetch(cmd.Context(), arg, f.keys, regOpts())
-	if err != nil {
-		return nil, err
-	}
-	if len(got.verified) == 0 {
-		fmt.Fprintf(stdout, "artifact %s: UNVERIFIED (no --key given)\n", got.ref)
-	} else {
-		fmt.Fprintf(stdout, "artifact %s: verified (keys: %s)\n", got.ref, strings.Join(got.verified, ", "))
-	}
-	return got.wasm, nil
-}
-
 func runTest(cmd *cobra.Command, stdout io.Writer, arg string, f testFlags, regOpts func() []oci.Option) error {
 	opts, err := f.options()
 	if err != nil {
 		return err
 	}
-	wasm, err := f.load(cmd, stdout, arg, regOpts)
+	wasm, err := loadModule(cmd.Context(), stdout, arg, f.keys, regOpts())
 	if err != nil {
 		return err
 	}
