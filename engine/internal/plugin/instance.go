@@ -19,6 +19,7 @@ type instance struct {
 	alloc, free    api.Function
 	exports        map[string]api.Function
 	stdout, stderr *boundedBuffer
+	mem            *linearMemory
 }
 
 func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (*instance, error) {
@@ -33,7 +34,11 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
+	ctx, alloc := withMemoryAllocator(ctx)
 	mod, err := r.InstantiateModule(ctx, m.compiled, cfg)
+	if inst.mem = alloc.mem; inst.mem != nil {
+		inst.mem.release() // in use from Allocate until now
+	}
 	if err != nil {
 		if text, _ := inst.stderr.take(); text != "" {
 			return nil, fmt.Errorf("instantiate %s: %w (stderr: %s)", m.digest, err, tail(text, 512))
@@ -58,6 +63,12 @@ func (i *instance) run(ctx context.Context, export string, in []byte, maxOut int
 	fn := i.exports[export]
 	if fn == nil {
 		return nil, &CallError{Kind: ErrUnsupported}
+	}
+	if i.mem != nil {
+		if !i.mem.acquire() {
+			return nil, &CallError{Kind: ErrClosed}
+		}
+		defer i.mem.release()
 	}
 	res, err := i.alloc.Call(ctx, uint64(len(in)))
 	if err != nil {
