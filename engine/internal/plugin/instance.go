@@ -72,7 +72,7 @@ func (i *instance) run(ctx context.Context, export string, in []byte, maxOut int
 	}
 	res, err := i.alloc.Call(ctx, uint64(len(in)))
 	if err != nil {
-		return nil, classify(ctx, fmt.Errorf("alloc: %w", err))
+		return nil, i.classify(ctx, fmt.Errorf("alloc: %w", err))
 	}
 	ptr := uint32(res[0])
 	if ptr == 0 || !i.mod.Memory().Write(ptr, in) {
@@ -80,7 +80,7 @@ func (i *instance) run(ctx context.Context, export string, in []byte, maxOut int
 	}
 	res, err = fn.Call(ctx, uint64(ptr), uint64(len(in)))
 	if err != nil {
-		return nil, classify(ctx, fmt.Errorf("%s: %w", export, err))
+		return nil, i.classify(ctx, fmt.Errorf("%s: %w", export, err))
 	}
 	outPtr, n, code := abi.Unpack(res[0])
 	if code != abi.CodeOK {
@@ -95,7 +95,7 @@ func (i *instance) run(ctx context.Context, export string, in []byte, maxOut int
 	}
 	out := append([]byte(nil), view...)
 	if _, err := i.free.Call(ctx, uint64(outPtr)); err != nil {
-		return nil, classify(ctx, fmt.Errorf("free: %w", err))
+		return nil, i.classify(ctx, fmt.Errorf("free: %w", err))
 	}
 	return out, nil
 }
