@@ -29,6 +29,9 @@ var (
 	ErrClosed = errors.New("plugin closed")
 	// ErrInvalidModule: the module or its metadata does not satisfy ABI v1.
 	ErrInvalidModule = errors.New("invalid plugin module")
+	// ErrModuleTooLarge: the module is larger than Limits.MaxModuleBytes;
+	// Load refuses it before reading or compiling it.
+	ErrModuleTooLarge = errors.New("module too large")
 	// ErrHostFunction: a host function the guest called failed with a Go
 	// panic. The panic is recovered and traps the guest.
 	ErrHostFunction = errors.New("host function failed")

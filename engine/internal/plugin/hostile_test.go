@@ -122,3 +122,57 @@ func edits(e func(*wasmModule)) []func(*wasmModule) {
 	}
 	return []func(*wasmModule){e}
 }
+
+// TestHostileModulesRefused checks modules Load refuses before compiling
+// them, with a typed error, leaving the Host able to load the next one.
+func TestHostileModulesRefused(t *testing.T) {
+	tests := []struct {
+		name   string
+		wasm   []byte
+		limits Limits
+		want   []error
+		detail string
+	}{
+		{name: "declared minimum memory above the limit",
+			wasm:   hostilePlugin(nil, func(m *wasmModule) { m.memMin = 513 }),
+			limits: Limits{MemoryPages: 512},
+			want:   []error{ErrInvalidModule, ErrMemoryLimit},
+			detail: "minimum of 513 pages (32.0625 MiB), over the limit of 512 pages (32 MiB)"},
+		{name: "50 MB module, default limit",
+			wasm:   hostilePlugin(nil, func(m *wasmModule) { m.pad = 50 << 20 }),
+			want:   []error{ErrModuleTooLarge},
+			detail: "limit 33554432"},
+		{name: "module over a set limit",
+			wasm:   hostilePlugin(nil),
+			limits: Limits{MaxModuleBytes: 100},
+			want:   []error{ErrModuleTooLarge},
+			detail: "limit 100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHost(t, Options{})
+			_, err := h.Load(context.Background(), Spec{Key: Key{Namespace: "hostile", Name: "refused"},
+				Wasm: tt.wasm, Limits: tt.limits})
+			for _, w := range tt.want {
+				if !errors.Is(err, w) {
+					t.Errorf("got %v, want %v", err, w)
+				}
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.detail) {
+				t.Errorf("error %q does not mention %q", err, tt.detail)
+			}
+			if n := testutil.ToFloat64(h.metrics.compiles); n != 0 {
+				t.Errorf("%v modules compiled, want none", n)
+			}
+			p, err := h.Load(context.Background(), Spec{Key: Key{Namespace: "hostile", Name: "calm"},
+				Wasm: hostilePlugin(nil), Limits: Limits{MemoryPages: 512}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = p.Close(context.Background()) }()
+			if _, err := p.Transform(context.Background(), calmInput()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
