@@ -37,6 +37,9 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 	ctx, alloc := withMemoryAllocator(ctx)
 	mod, err := r.InstantiateModule(ctx, m.compiled, cfg)
 	if inst.mem = alloc.mem; inst.mem != nil {
+		if err != nil {
+			inst.mem.Free() // wazero frees it on some failures only
+		}
 		inst.mem.release() // in use from Allocate until now
 	}
 	if err != nil {
