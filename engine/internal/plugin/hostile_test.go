@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -56,6 +57,9 @@ func TestHostileGuests(t *testing.T) {
 		detail    string // in the error text
 	}{
 		{name: "deep recursion", misbehave: []byte{opCall, fnRecurse},
+			// Growing the stack to wazero's ceiling copies about 200 MB,
+			// which takes seconds under the race detector on a busy machine.
+			spec: Spec{Limits: Limits{Timeout: 2 * time.Minute}},
 			want: ErrTrap, detail: "stack overflow"},
 		{name: "unreachable", misbehave: []byte{opUnreachable},
 			want: ErrTrap, detail: "unreachable"},
