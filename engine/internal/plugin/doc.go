@@ -16,6 +16,10 @@
 //     Options.NoInterrupt removes it for trusted plugins only.
 //   - A guest error code keeps the instance; a trap, exit, timeout or limit
 //     hit discards it.
+//   - An instance's linear memory is one mapping reserved at its maximum
+//     and grown in place (memory.go), not wazero's Go buffer that is copied
+//     on growth: a guest growing to its limit costs about the limit in RSS.
+//     Host functions recover every panic into a trap of the guest.
 //
 // It must not import Kubernetes, controller-runtime or the controllers: it
 // deals in bytes, ABI messages and digests. Fetching and verifying plugin

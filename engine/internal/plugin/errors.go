@@ -29,6 +29,12 @@ var (
 	ErrClosed = errors.New("plugin closed")
 	// ErrInvalidModule: the module or its metadata does not satisfy ABI v1.
 	ErrInvalidModule = errors.New("invalid plugin module")
+	// ErrModuleTooLarge: the module is larger than Limits.MaxModuleBytes;
+	// Load refuses it before reading or compiling it.
+	ErrModuleTooLarge = errors.New("module too large")
+	// ErrHostFunction: a host function the guest called failed with a Go
+	// panic. The panic is recovered and traps the guest.
+	ErrHostFunction = errors.New("host function failed")
 )
 
 // CallError describes a failed call. Kind is one of the Err* values above.
@@ -74,7 +80,7 @@ func (e *CallError) Retryable() bool {
 
 func reason(err error) string {
 	for _, k := range []error{ErrTimeout, ErrMemoryLimit, ErrOutputTooLarge, ErrInputTooLarge,
-		ErrTrap, ErrGuest, ErrBadOutput, ErrUnsupported, ErrClosed} {
+		ErrTrap, ErrHostFunction, ErrGuest, ErrBadOutput, ErrUnsupported, ErrClosed} {
 		if errors.Is(err, k) {
 			return k.Error()
 		}

@@ -155,6 +155,10 @@ func (h *Host) compile(ctx context.Context, wasm []byte, pages uint32) (*module,
 	if err != nil {
 		return nil, fmt.Errorf("read metadata of %s: %w: %w", digest, ErrInvalidModule, err)
 	}
+	if err := checkMemoryMinimum(wasm, pages); err != nil {
+		return nil, fmt.Errorf("check %s: %w", digest, err)
+	}
+	h.metrics.compiles.Inc()
 	cm, err := rt.r.CompileModule(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w: %w", digest, ErrInvalidModule, err)

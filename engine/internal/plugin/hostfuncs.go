@@ -50,10 +50,10 @@ func stateFrom(ctx context.Context) *callState {
 func instantiateHostModule(ctx context.Context, r wazero.Runtime) error {
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
 	b := r.NewHostModuleBuilder(abi.ImportModule)
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostLog), []api.ValueType{i32, i32, i32}, nil).Export(abi.ImportLog)
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostSetError), []api.ValueType{i32, i32}, nil).Export(abi.ImportSetError)
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostHTTPCall), []api.ValueType{i32, i32}, []api.ValueType{i64}).Export(abi.ImportHTTPCall)
-	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostResultRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(abi.ImportResultRead)
+	b.NewFunctionBuilder().WithGoModuleFunction(guard(abi.ImportLog, hostLog), []api.ValueType{i32, i32, i32}, nil).Export(abi.ImportLog)
+	b.NewFunctionBuilder().WithGoModuleFunction(guard(abi.ImportSetError, hostSetError), []api.ValueType{i32, i32}, nil).Export(abi.ImportSetError)
+	b.NewFunctionBuilder().WithGoModuleFunction(guard(abi.ImportHTTPCall, hostHTTPCall), []api.ValueType{i32, i32}, []api.ValueType{i64}).Export(abi.ImportHTTPCall)
+	b.NewFunctionBuilder().WithGoModuleFunction(guard(abi.ImportResultRead, hostResultRead), []api.ValueType{i32, i32}, []api.ValueType{i32}).Export(abi.ImportResultRead)
 	if _, err := b.Instantiate(ctx); err != nil {
 		return fmt.Errorf("instantiate host module: %w", err)
 	}
@@ -68,7 +68,7 @@ func read(m api.Module, ptr, n uint32, limit int) []byte {
 	}
 	b, ok := m.Memory().Read(ptr, n)
 	if !ok {
-		panic(fmt.Errorf("guest passed out-of-bounds memory (%d bytes at %#x)", n, ptr))
+		panic(faultf("guest passed out-of-bounds memory (%d bytes at %#x)", n, ptr))
 	}
 	return append([]byte(nil), b...)
 }
@@ -98,7 +98,7 @@ func hostResultRead(ctx context.Context, m api.Module, stack []uint64) {
 		n = uint32(len(st.pending))
 	}
 	if !m.Memory().Write(ptr, st.pending[:n]) {
-		panic(fmt.Errorf("guest passed out-of-bounds memory (%d bytes at %#x)", n, ptr))
+		panic(faultf("guest passed out-of-bounds memory (%d bytes at %#x)", n, ptr))
 	}
 	st.pending = nil
 	stack[0] = uint64(n)

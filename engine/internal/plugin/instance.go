@@ -20,6 +20,7 @@ type instance struct {
 	exports        map[string]api.Function
 	stdout, stderr *boundedBuffer
 	stack          [2]uint64 // params and results of CallWithStack
+	mem            *linearMemory
 }
 
 func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (*instance, error) {
@@ -34,7 +35,14 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader)
+	ctx, alloc := withMemoryAllocator(ctx)
 	mod, err := r.InstantiateModule(ctx, m.compiled, cfg)
+	if inst.mem = alloc.mem; inst.mem != nil {
+		if err != nil {
+			inst.mem.Free() // wazero frees it on some failures only
+		}
+		inst.mem.release() // in use from Allocate until now
+	}
 	if err != nil {
 		if text, _ := inst.stderr.take(); text != "" {
 			return nil, fmt.Errorf("instantiate %s: %w (stderr: %s)", m.digest, err, tail(text, 512))
@@ -61,10 +69,16 @@ func (i *instance) run(ctx context.Context, export string, size int, fill func([
 	if fn == nil {
 		return nil, &CallError{Kind: ErrUnsupported}
 	}
+	if i.mem != nil {
+		if !i.mem.acquire() {
+			return nil, &CallError{Kind: ErrClosed}
+		}
+		defer i.mem.release()
+	}
 	stack := i.stack[:1]
 	stack[0] = uint64(size)
 	if err := i.alloc.CallWithStack(ctx, stack); err != nil {
-		return nil, classify(ctx, fmt.Errorf("alloc: %w", err))
+		return nil, i.classify(ctx, fmt.Errorf("alloc: %w", err))
 	}
 	ptr := uint32(stack[0])
 	view, ok := i.mod.Memory().Read(ptr, uint32(size))
@@ -75,7 +89,7 @@ func (i *instance) run(ctx context.Context, export string, size int, fill func([
 	stack = i.stack[:2]
 	stack[0], stack[1] = uint64(ptr), uint64(size)
 	if err := fn.CallWithStack(ctx, stack); err != nil {
-		return nil, classify(ctx, fmt.Errorf("%s: %w", export, err))
+		return nil, i.classify(ctx, fmt.Errorf("%s: %w", export, err))
 	}
 	outPtr, n, code := abi.Unpack(stack[0])
 	if code != abi.CodeOK {
@@ -92,7 +106,7 @@ func (i *instance) run(ctx context.Context, export string, size int, fill func([
 	stack = i.stack[:1]
 	stack[0] = uint64(outPtr)
 	if err := i.free.CallWithStack(ctx, stack); err != nil {
-		return nil, classify(ctx, fmt.Errorf("free: %w", err))
+		return nil, i.classify(ctx, fmt.Errorf("free: %w", err))
 	}
 	return out, nil
 }

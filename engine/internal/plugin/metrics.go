@@ -12,6 +12,7 @@ type metrics struct {
 	errors    *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
 	instances *prometheus.GaugeVec
+	compiles  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -30,11 +31,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "weir_plugin_instances", Help: "Live plugin instances.",
 		}, []string{"plugin"}),
+		compiles: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "weir_plugin_compilations_total", Help: "Modules compiled (or read from the compilation cache).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.calls, m.errors, m.duration, m.instances} {
+	for _, c := range []prometheus.Collector{m.calls, m.errors, m.duration, m.instances, m.compiles} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register plugin metrics: %w", err)
 		}

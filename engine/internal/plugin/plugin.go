@@ -27,6 +27,7 @@ type Limits struct {
 	MaxOutputBytes int           // default 64 MiB
 	MaxInstances   int           // live instances; default 2
 	MaxLogBytes    int           // captured stdout and stderr per call; default 64 KiB
+	MaxModuleBytes int           // module size, checked before compiling; default 32 MiB
 }
 
 func (l Limits) withDefaults() Limits {
@@ -45,6 +46,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxOutputBytes, 64<<20)
 	def(&l.MaxInstances, 2)
 	def(&l.MaxLogBytes, 64<<10)
+	def(&l.MaxModuleBytes, 32<<20)
 	return l
 }
 
@@ -90,6 +92,9 @@ type opMetrics struct {
 // time.
 func (h *Host) Load(ctx context.Context, spec Spec) (*Plugin, error) {
 	lim := spec.Limits.withDefaults()
+	if err := checkModuleSize(spec.Wasm, lim.MaxModuleBytes); err != nil {
+		return nil, fmt.Errorf("load plugin %s: %w", spec.Key, err)
+	}
 	mod, err := h.compile(ctx, spec.Wasm, lim.MemoryPages)
 	if err != nil {
 		return nil, fmt.Errorf("load plugin %s: %w", spec.Key, err)
