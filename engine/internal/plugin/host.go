@@ -31,11 +31,16 @@ type Options struct {
 	// as IP literals (or localhost). allowedHosts is re-checked on every
 	// redirect whichever client is used.
 	HTTPClient *http.Client
-	// NoInterrupt compiles guests without the per-loop context checks that
-	// let a timeout stop a running call (wazero WithCloseOnContextDone).
-	// Calls get ~10x cheaper in tight loops but a runaway guest can no longer
-	// be stopped: only for trusted plugins and benchmarks.
+	// NoInterrupt compiles guests as they are, without the interrupt checks
+	// that let a timeout stop a running call (see instrument). A runaway
+	// guest can then no longer be stopped: only for trusted plugins and
+	// benchmarks.
 	NoInterrupt bool
+
+	// contextDone stops guests with wazero's WithCloseOnContextDone instead
+	// of instrumenting them: a check at every loop back-edge that exits to
+	// Go, ~10x slower in loops. Kept to measure against (benchmarks only).
+	contextDone bool
 }
 
 // Host compiles and runs plugins. One Host serves every Plugin of a process;
@@ -64,6 +69,9 @@ type module struct {
 	digest   string
 	compiled wazero.CompiledModule
 	meta     abi.Metadata
+	// interruptible: compiled from instrumented code that exports the
+	// interrupt flag.
+	interruptible bool
 }
 
 // NewHost returns a Host. Close it to release compiled code.
@@ -118,7 +126,7 @@ func (h *Host) runtime(ctx context.Context, pages uint32) (*runtime, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(!h.opts.NoInterrupt)
+		WithCloseOnContextDone(h.opts.contextDone && !h.opts.NoInterrupt)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		_ = r.Close(ctx)
@@ -155,7 +163,13 @@ func (h *Host) compile(ctx context.Context, wasm []byte, pages uint32) (*module,
 	if err != nil {
 		return nil, fmt.Errorf("read metadata of %s: %w: %w", digest, ErrInvalidModule, err)
 	}
-	cm, err := rt.r.CompileModule(ctx, wasm)
+	code, interruptible := wasm, !h.opts.NoInterrupt && !h.opts.contextDone
+	if interruptible {
+		if code, err = instrument(wasm); err != nil {
+			return nil, fmt.Errorf("instrument %s: %w: %w", digest, ErrInvalidModule, err)
+		}
+	}
+	cm, err := rt.r.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w: %w", digest, ErrInvalidModule, err)
 	}
@@ -163,7 +177,7 @@ func (h *Host) compile(ctx context.Context, wasm []byte, pages uint32) (*module,
 		_ = cm.Close(ctx)
 		return nil, fmt.Errorf("validate %s: %w: %w", digest, ErrInvalidModule, err)
 	}
-	m := &module{digest: digest, compiled: cm, meta: meta}
+	m := &module{digest: digest, compiled: cm, meta: meta, interruptible: interruptible}
 	rt.compiled[digest] = m
 	return m, nil
 }
