@@ -33,7 +33,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// NoInterrupt compiles guests as they are, without the interrupt checks
 	// that let a timeout stop a running call (see instrument). A runaway
-	// guest can then no longer be stopped: only for trusted plugins and
+	// guest can then no longer be stopped, and a long call also delays
+	// every garbage collection of the process until it returns (Go cannot
+	// preempt wazero's native code): only for trusted plugins and
 	// benchmarks.
 	NoInterrupt bool
 

@@ -203,6 +203,9 @@ func FuzzInstrument(f *testing.F) {
 	f.Cleanup(func() { _ = r.Close(ctx) })
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, err := instrument(wasm)
+		if !plausibleCounts(wasm) {
+			return // wazero would allocate for the count before it finds the end
+		}
 		cm, cerr := r.CompileModule(ctx, wasm)
 		if cerr != nil {
 			return
@@ -220,4 +223,39 @@ func FuzzInstrument(f *testing.F) {
 		}
 		_ = cm.Close(ctx)
 	})
+}
+
+// plausibleCounts reports whether every vector count at the start of a
+// non-custom section fits in the section and no function declares more
+// than 65536 locals: wazero allocates for such counts before it reads
+// the entries, which can exhaust a fuzzing worker's memory.
+func plausibleCounts(wasm []byte) bool {
+	secs, err := readSections(wasm)
+	if err != nil {
+		return true
+	}
+	for _, s := range secs {
+		if s.id == secCustom || s.id == secStart {
+			continue
+		}
+		r := &wasmReader{b: s.body}
+		if n := r.u32(); r.err == nil && int64(n) > int64(len(s.body)) {
+			return false
+		}
+		if s.id != secCode {
+			continue
+		}
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			body := &wasmReader{b: r.bytes(r.u32())}
+			var locals uint64
+			for m := body.u32(); m > 0 && body.err == nil; m-- {
+				locals += uint64(body.u32())
+				body.valType()
+			}
+			if locals > 1<<16 {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -229,9 +229,19 @@ func (r *wasmReader) blockType() {
 		return
 	}
 	switch r.b[r.off] {
-	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f:
+	case 0x40, 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f, 0x69:
 		r.off++
+	case 0x63, 0x64: // (ref null? heaptype)
+		r.valType()
 	default:
+		r.skipLEB(5)
+	}
+}
+
+// valType skips a value type: one byte, or a reference type prefix
+// (0x63, 0x64) and its s33 heap type.
+func (r *wasmReader) valType() {
+	if c := r.byte(); c == 0x63 || c == 0x64 {
 		r.skipLEB(5)
 	}
 }
@@ -248,8 +258,8 @@ func (r *wasmReader) memarg() {
 func walkBody(body []byte, fn func(instruction)) (int, error) {
 	r := &wasmReader{b: body}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		r.u32()  // count
-		r.byte() // value type
+		r.u32() // count
+		r.valType()
 	}
 	exprStart := r.off
 	depth := 1 // the function's own block
@@ -275,7 +285,7 @@ func walkBody(body []byte, fn func(instruction)) (int, error) {
 			r.u32()
 		case op == 0x1c: // select t*
 			for n := r.u32(); n > 0 && r.err == nil; n-- {
-				r.byte()
+				r.valType()
 			}
 		case op >= 0x20 && op <= 0x22: // local.get/set/tee
 			r.u32()
