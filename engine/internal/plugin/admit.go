@@ -16,7 +16,7 @@ func checkModuleSize(wasm []byte, limit int) error {
 // the section without compiling; a malformed section is left to the
 // compiler to report.
 func checkMemoryMinimum(wasm []byte, limitPages uint32) error {
-	body := section(wasm, 5)
+	body := sectionBody(wasm, secMemory)
 	count, n, err := readULEB(body)
 	if err != nil || count == 0 || n >= len(body) {
 		return nil
@@ -30,20 +30,17 @@ func checkMemoryMinimum(wasm []byte, limitPages uint32) error {
 		ErrInvalidModule, ErrMemoryLimit, minPages, mib(minPages), limitPages, mib(limitPages))
 }
 
-// section returns the body of the first section with id, or nil.
-func section(wasm []byte, id byte) []byte {
-	if len(wasm) < len(wasmHeader) {
+// sectionBody returns the body of the first section with id, or nil (also
+// for a module readSections cannot split).
+func sectionBody(wasm []byte, id byte) []byte {
+	secs, err := readSections(wasm)
+	if err != nil {
 		return nil
 	}
-	for rest := wasm[len(wasmHeader):]; len(rest) > 0; {
-		size, n, err := readULEB(rest[1:])
-		if err != nil || uint64(size) > uint64(len(rest)-1-n) {
-			return nil
+	for _, s := range secs {
+		if s.id == id {
+			return s.body
 		}
-		if rest[0] == id {
-			return rest[1+n : 1+n+int(size)]
-		}
-		rest = rest[1+n+int(size):]
 	}
 	return nil
 }

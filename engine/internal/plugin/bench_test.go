@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,48 @@ func BenchmarkHealthC(b *testing.B) {
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/object")
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkInterrupt compares the ways of stopping a runaway guest: none
+// (Options.NoInterrupt), wazero's WithCloseOnContextDone, and the
+// instrumented checks (the default), on a loop-heavy guest (a byte loop
+// over 4 MiB in the fixture) and on the add-labels example over 10
+// ConfigMaps.
+func BenchmarkInterrupt(b *testing.B) {
+	const scan = 4 << 20
+	for _, mode := range []struct {
+		name string
+		opts Options
+	}{
+		{"none", Options{NoInterrupt: true}},
+		{"context-done", Options{contextDone: true}},
+		{"instrumented", Options{}},
+	} {
+		for _, guest := range []struct {
+			name, plugin string
+			rl           *abi.ResourceList
+			bytes        int64
+		}{
+			{"scan-4MiB", "fixture", fixtureList(map[string]any{"mode": "scan", "size": fmt.Sprint(scan)}), scan},
+			{"add-labels-10", "add-labels", &abi.ResourceList{Items: items(10)}, 0},
+		} {
+			b.Run(guest.name+"/"+mode.name, func(b *testing.B) {
+				h := newTestHost(b, mode.opts)
+				p := load(b, h, guest.plugin, Spec{Config: map[string]any{"team": "a"},
+					Limits: Limits{MaxInstances: 1, Timeout: time.Minute}})
+				if _, err := p.Transform(context.Background(), guest.rl); err != nil {
+					b.Fatal(err)
+				}
+				b.SetBytes(guest.bytes)
+				for b.Loop() {
+					if _, err := p.Transform(context.Background(), guest.rl); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/call")
+			})
 		}
 	}
 }

@@ -10,10 +10,16 @@
 // Design notes:
 //   - wazero's memory limit is a runtime setting, so the Host keeps one
 //     runtime per distinct limit; all share one compilation cache.
-//   - A timeout stops a running guest because guests are compiled with
-//     WithCloseOnContextDone. Measured on the example plugins this costs
-//     3-4x per call (see BenchmarkTransform and docs/plugin-abi.md);
-//     Options.NoInterrupt removes it for trusted plugins only.
+//   - A timeout stops a running guest because the host instruments every
+//     module before compiling it (instrument.go, over the decoder in
+//     wasmbin.go): a countdown check at each loop header and at the entry
+//     of each function that calls, which traps once the host sets the
+//     exported flag InterruptExport at the call's deadline, and which
+//     leaves native code for Go every few thousand checks so that the Go
+//     runtime can stop the world. _initialize and a start section run under
+//     the same interrupt. See docs/decisions/0011-interrupt-by-instrumentation.md
+//     for the cost against wazero's WithCloseOnContextDone; Options.NoInterrupt
+//     compiles modules as they are, for trusted plugins only.
 //   - A guest error code keeps the instance; a trap, exit, timeout or limit
 //     hit discards it.
 //   - An instance's linear memory is one mapping reserved at its maximum

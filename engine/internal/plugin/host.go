@@ -31,11 +31,18 @@ type Options struct {
 	// as IP literals (or localhost). allowedHosts is re-checked on every
 	// redirect whichever client is used.
 	HTTPClient *http.Client
-	// NoInterrupt compiles guests without the per-loop context checks that
-	// let a timeout stop a running call (wazero WithCloseOnContextDone).
-	// Calls get ~10x cheaper in tight loops but a runaway guest can no longer
-	// be stopped: only for trusted plugins and benchmarks.
+	// NoInterrupt compiles guests as they are, without the interrupt checks
+	// that let a timeout stop a running call (see instrument). A runaway
+	// guest can then no longer be stopped, and a long call also delays
+	// every garbage collection of the process until it returns (Go cannot
+	// preempt wazero's native code): only for trusted plugins and
+	// benchmarks.
 	NoInterrupt bool
+
+	// contextDone stops guests with wazero's WithCloseOnContextDone instead
+	// of instrumenting them: a check at every loop back-edge that exits to
+	// Go, ~10x slower in loops. Kept to measure against (benchmarks only).
+	contextDone bool
 }
 
 // Host compiles and runs plugins. One Host serves every Plugin of a process;
@@ -45,6 +52,10 @@ type Host struct {
 	cache   wazero.CompilationCache
 	metrics *metrics
 	client  *http.Client
+
+	// closing ends when Close is called, and with it every call in flight.
+	closing context.Context
+	close   context.CancelFunc
 
 	mu       sync.Mutex
 	closed   bool
@@ -64,11 +75,15 @@ type module struct {
 	digest   string
 	compiled wazero.CompiledModule
 	meta     abi.Metadata
+	// interruptible: compiled from instrumented code that exports the
+	// interrupt flag.
+	interruptible bool
 }
 
 // NewHost returns a Host. Close it to release compiled code.
 func NewHost(opts Options) (*Host, error) {
 	h := &Host{opts: opts, runtimes: map[uint32]*runtime{}, client: opts.HTTPClient}
+	h.closing, h.close = context.WithCancel(context.Background())
 	if opts.Logger.GetSink() == nil {
 		h.opts.Logger = logr.Discard()
 	}
@@ -98,6 +113,7 @@ func (h *Host) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
+	h.close()
 	var errs []error
 	for _, rt := range h.runtimes {
 		errs = append(errs, rt.r.Close(ctx))
@@ -118,7 +134,7 @@ func (h *Host) runtime(ctx context.Context, pages uint32) (*runtime, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCompilationCache(h.cache).
 		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(!h.opts.NoInterrupt)
+		WithCloseOnContextDone(h.opts.contextDone && !h.opts.NoInterrupt)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		_ = r.Close(ctx)
@@ -158,8 +174,14 @@ func (h *Host) compile(ctx context.Context, wasm []byte, pages uint32) (*module,
 	if err := checkMemoryMinimum(wasm, pages); err != nil {
 		return nil, fmt.Errorf("check %s: %w", digest, err)
 	}
+	code, interruptible := wasm, !h.opts.NoInterrupt && !h.opts.contextDone
+	if interruptible {
+		if code, err = instrument(wasm); err != nil {
+			return nil, fmt.Errorf("instrument %s: %w: %w", digest, ErrInvalidModule, err)
+		}
+	}
 	h.metrics.compiles.Inc()
-	cm, err := rt.r.CompileModule(ctx, wasm)
+	cm, err := rt.r.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w: %w", digest, ErrInvalidModule, err)
 	}
@@ -167,7 +189,7 @@ func (h *Host) compile(ctx context.Context, wasm []byte, pages uint32) (*module,
 		_ = cm.Close(ctx)
 		return nil, fmt.Errorf("validate %s: %w: %w", digest, ErrInvalidModule, err)
 	}
-	m := &module{digest: digest, compiled: cm, meta: meta}
+	m := &module{digest: digest, compiled: cm, meta: meta, interruptible: interruptible}
 	rt.compiled[digest] = m
 	return m, nil
 }

@@ -21,6 +21,10 @@ type instance struct {
 	stdout, stderr *boundedBuffer
 	stack          [2]uint64 // params and results of CallWithStack
 	mem            *linearMemory
+	// flag is the interrupt flag of an instrumented module (see
+	// interrupt.go); spent marks an instance whose flag may be set.
+	flag  api.MutableGlobal
+	spent bool
 }
 
 func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (*instance, error) {
@@ -29,7 +33,7 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 	// randomness, which the Go runtime needs.
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(abi.ExportInitialize).
+		WithStartFunctions(). // initialize runs _initialize, under the interrupt
 		WithStdout(inst.stdout).
 		WithStderr(inst.stderr).
 		WithSysWalltime().
@@ -50,6 +54,19 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 		return nil, fmt.Errorf("instantiate %s: %w", m.digest, err)
 	}
 	inst.mod = mod
+	if m.interruptible {
+		if inst.flag, err = interruptFlag(mod); err != nil {
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("instantiate %s: %w", m.digest, err)
+		}
+	}
+	if err := inst.initialize(ctx); err != nil {
+		_ = mod.Close(ctx)
+		if text, _ := inst.stderr.take(); text != "" {
+			return nil, fmt.Errorf("instantiate %s: %w (stderr: %s)", m.digest, err, tail(text, 512))
+		}
+		return nil, fmt.Errorf("instantiate %s: %w", m.digest, err)
+	}
 	inst.alloc = mod.ExportedFunction(abi.ExportAlloc)
 	inst.free = mod.ExportedFunction(abi.ExportFree)
 	inst.exports = map[string]api.Function{}
@@ -61,10 +78,10 @@ func newInstance(ctx context.Context, r wazero.Runtime, m *module, maxLog int) (
 
 func (i *instance) close(ctx context.Context) { _ = i.mod.Close(ctx) }
 
-// run has the guest allocate size bytes, lets fill write the input there
+// exec has the guest allocate size bytes, lets fill write the input there
 // directly, calls export and copies the output out. Any error other than
 // ErrGuest leaves the instance unusable.
-func (i *instance) run(ctx context.Context, export string, size int, fill func([]byte), maxOut int) ([]byte, *CallError) {
+func (i *instance) exec(ctx context.Context, export string, size int, fill func([]byte), maxOut int) ([]byte, *CallError) {
 	fn := i.exports[export]
 	if fn == nil {
 		return nil, &CallError{Kind: ErrUnsupported}

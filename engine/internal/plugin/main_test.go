@@ -98,19 +98,6 @@ func appendCustomSection(wasm []byte, name string, payload []byte) []byte {
 	return append(appendULEB(out, uint32(len(body))), body...)
 }
 
-func appendULEB(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		if v >>= 7; v != 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
-	}
-}
-
 func newTestHost(t testing.TB, opts Options) *Host {
 	t.Helper()
 	if opts.CacheDir == "" {

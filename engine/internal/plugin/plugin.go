@@ -257,6 +257,8 @@ func (p *Plugin) call(ctx context.Context, c abi.Capability, size int, fill func
 	// so a guest whose initialization never returns is stopped as well.
 	ctx, cancel := context.WithTimeout(ctx, p.limits.Timeout)
 	defer cancel()
+	// Closing the Host ends the call too: its interrupt fires on ctx.
+	defer context.AfterFunc(p.host.closing, cancel)()
 	inst, err := p.pool.get(ctx)
 	if err != nil {
 		kind := ErrTrap

@@ -57,11 +57,12 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	}
 }
 
-// put returns a healthy instance.
+// put returns an instance after a call; a spent one (see instance.run) is
+// discarded.
 func (p *pool) put(inst *instance) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || inst.spent {
 		p.release(context.Background(), inst)
 		return
 	}

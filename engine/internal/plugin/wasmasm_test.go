@@ -145,26 +145,7 @@ func (m *wasmModule) bytes() []byte {
 	return out
 }
 
-func appendSection(out []byte, id byte, body []byte) []byte {
-	return append(appendULEB(append(out, id), uint32(len(body))), body...)
-}
-
 func appendVec(b, items []byte) []byte { return append(appendULEB(b, uint32(len(items))), items...) }
-
-func appendName(b []byte, s string) []byte { return append(appendULEB(b, uint32(len(s))), s...) }
-
-// appendSLEB appends v as signed LEB128, the encoding of i32.const and
-// i64.const immediates.
-func appendSLEB(b []byte, v int64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
-}
 
 // i32c and i64c are the const instructions.
 func i32c(v int32) []byte { return appendSLEB([]byte{opI32Const}, int64(v)) }
