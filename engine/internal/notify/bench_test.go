@@ -68,6 +68,7 @@ func BenchmarkNotify(b *testing.B) {
 		// No effective limit, 500 events/s offered: the latency of one event
 		// when nothing queues in front of it.
 		{"unlimited/paced-500/s", Options{Rate: 1e9, Burst: 1 << 30}, 500, 2 * time.Millisecond, false},
+		{"unlimited/paced-1000/s", Options{Rate: 1e9, Burst: 1 << 30}, 1000, time.Millisecond, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			f := newNotifyFixture(b, wasm.Options{CacheDir: cacheDir, NoInterrupt: bc.noInterrupt})
