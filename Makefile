@@ -157,7 +157,7 @@ plugins: wasi-toolchain ## Build the example plugins into bin/plugins/*.wasm.
 	@cd plugins/sdk && go build -o $(BIN)/weir-meta ./cmd/weir-meta
 	@for d in plugins/examples/*/; do n=$$(basename $$d); [ -f $$d/go.mod ] || continue; \
 	  echo ">> plugin $$n"; (cd $$d && GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o $(BIN)/plugins/$$n.wasm .) && \
-	  $(BIN)/weir-meta -in $(BIN)/plugins/$$n.wasm -meta $$d/plugin.json; done
+	  $(BIN)/weir-meta -in $(BIN)/plugins/$$n.wasm -meta $$d/plugin.json || exit 1; done
 	@# The plugins not written in Go build with their own Makefile.
 	@echo ">> plugin cert-health (C)"
 	@$(MAKE) --no-print-directory -s -C plugins/examples/cert-health OUT=$(BIN)/plugins/cert-health.wasm WEIR_META=$(BIN)/weir-meta

@@ -34,9 +34,9 @@ import (
 // business). Each iteration is one batch through a new Dispatcher.
 //
 // unlimited/burst/no-interrupt runs the same batch with the guest compiled
-// without wazero's per-loop context checks (Options.NoInterrupt of the
-// plugin host), to show what those checks cost here: the guest's JSON work
-// dominates one delivery.
+// without the interrupt checks (Options.NoInterrupt of the plugin host), to
+// show what those checks cost here: the guest's own work dominates one
+// delivery.
 //
 // Reported: events/s delivered (batch size over first Enqueue to the last
 // arrival at the sink), the latency from Enqueue to the sink receiving the

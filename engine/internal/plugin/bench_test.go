@@ -11,8 +11,7 @@ import (
 )
 
 // BenchmarkTransform measures one add-labels call over 10 ConfigMaps through
-// a warm pool, with and without the interruptible (WithCloseOnContextDone)
-// compilation.
+// a warm pool, with the default interrupt checks and without them.
 func BenchmarkTransform(b *testing.B) {
 	for _, bc := range []struct {
 		name        string
