@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/weir-gitops/weir/plugins/sdk"
@@ -17,7 +16,7 @@ var _ = sdk.HandleHealth(phaseHealth)
 func phaseHealth(_ context.Context, obj *sdk.Object, config map[string]any) (abi.HealthResult, error) {
 	gen, _ := obj.Get("metadata", "generation")
 	observed, seen := obj.Get("status", "observedGeneration")
-	if seen && fmt.Sprint(gen) != fmt.Sprint(observed) {
+	if seen && gen != observed {
 		return abi.HealthResult{Status: abi.StatusInProgress, Message: "status is for an older generation"}, nil
 	}
 	phase := obj.GetString("status", "phase")
