@@ -33,6 +33,13 @@ var sources = []struct {
 }
 
 func TestMain(m *testing.M) {
+	if wasm := os.Getenv(startChildEnv); wasm != "" {
+		if err := cachedStartChild(wasm, os.Getenv(startChildCacheEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "cached start:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "weir-plugin-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
