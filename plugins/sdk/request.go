@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/weir-gitops/weir/plugins/sdk/abi"
 	"github.com/weir-gitops/weir/plugins/sdk/rawjson"
@@ -79,10 +80,7 @@ func decodeEvent(o *Object) (abi.Event, error) {
 		case "reportingInstance":
 			str(v, &ev.ReportingInstance)
 		case "metadata":
-			ev.Metadata = map[string]string{}
-			for mk, mv := range (&Object{raw: v}).stringMap() {
-				ev.Metadata[string([]byte(mk))] = string([]byte(mv))
-			}
+			ev.Metadata = ownedStringMap(v)
 		case "involvedObject":
 			ref := &ev.InvolvedObject
 			ri, err := rawjson.Object(v)
@@ -145,14 +143,21 @@ func decodeHTTPResponse(b []byte) (abi.HTTPResponse, error) {
 				resp.Body = string([]byte(s))
 			}
 		case "headers":
-			resp.Headers = map[string]string{}
-			for hk, hv := range (&Object{raw: v}).stringMap() {
-				resp.Headers[string([]byte(hk))] = string([]byte(hv))
-			}
+			resp.Headers = ownedStringMap(v)
 		}
 	}
 	if err := it.Err(); err != nil {
 		return resp, fmt.Errorf("decode http response: %w", err)
 	}
 	return resp, nil
+}
+
+// ownedStringMap returns the string members of the object v, copied: the
+// map outlives the buffer v points into.
+func ownedStringMap(v []byte) map[string]string {
+	out := map[string]string{}
+	for k, s := range (&Object{raw: v}).stringMap() {
+		out[strings.Clone(k)] = strings.Clone(s)
+	}
+	return out
 }

@@ -50,32 +50,18 @@ func ExamplePlugin(t testing.TB, name string) []byte {
 // installs it. Builds are cached by directory for the life of the test binary.
 func BuildCModule(t testing.TB, dir string) []byte {
 	t.Helper()
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pluginMu.Lock()
-	defer pluginMu.Unlock()
-	if b, ok := pluginBuilt[dir]; ok {
-		return b
-	}
 	const install = "run `make wasi-toolchain` (Debian: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32)"
-	for _, tool := range []string{"make", "clang", "wasm-ld"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("build plugin %s: %s not found: %s", dir, tool, install)
+	return cachedBuild(t, dir, func(dir, out string) {
+		for _, tool := range []string{"make", "clang", "wasm-ld"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				t.Fatalf("build plugin %s: %s not found: %s", dir, tool, install)
+			}
 		}
-	}
-	out := filepath.Join(t.TempDir(), filepath.Base(dir)+".wasm")
-	cmd := exec.Command("make", "--no-print-directory", "-s", "-C", dir, "module", "OUT="+out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugin %s: %v\n%s\nA missing header, libc.a or libclang_rt.builtins-wasm32.a means the toolchain is incomplete: %s", dir, err, b, install)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pluginBuilt[dir] = wasm
-	return wasm
+		cmd := exec.Command("make", "--no-print-directory", "-s", "-C", dir, "module", "OUT="+out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build plugin %s: %v\n%s\nA missing header, libc.a or libclang_rt.builtins-wasm32.a means the toolchain is incomplete: %s", dir, err, b, install)
+		}
+	})
 }
 
 // FixturePlugin builds the misbehaving transform plugin of the plugin
@@ -97,6 +83,20 @@ func FixturePlugin(t testing.TB) []byte {
 // Builds are cached by directory for the life of the test binary.
 func BuildModule(t testing.TB, dir string) []byte {
 	t.Helper()
+	return cachedBuild(t, dir, func(dir, out string) {
+		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build plugin %s: %v\n%s", dir, err, b)
+		}
+	})
+}
+
+// cachedBuild returns the module that build writes to out for dir, building
+// it once per directory for the life of the test binary.
+func cachedBuild(t testing.TB, dir string, build func(dir, out string)) []byte {
+	t.Helper()
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -107,12 +107,7 @@ func BuildModule(t testing.TB, dir string) []byte {
 		return b
 	}
 	out := filepath.Join(t.TempDir(), filepath.Base(dir)+".wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build plugin %s: %v\n%s", dir, err, b)
-	}
+	build(dir, out)
 	wasm, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
